@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# tools/setup.sh: installs what heaplens needs to build and test, from
+# Debian's archive only. Idempotent and quiet when everything is present.
+#
+#   tools/setup.sh            build + test dependencies
+#   tools/setup.sh --bench    also the peer tools the benchmarks compare with
+set -euo pipefail
+
+packages=(
+  build-essential        # gcc/g++ for Bazel's local C++ toolchain
+  bazel-bootstrap        # Bazel 4.2.3, WORKSPACE mode, runs offline
+  protobuf-compiler libprotobuf-dev
+  libabsl-dev
+  libgtest-dev libgmock-dev
+  libunwind-dev          # stack capture in the preload library
+  libdw-dev libelf-dev   # DWARF symbolization in the analyzer
+  libzstd-dev
+  python3                # test harnesses and the summary line
+  time                   # /usr/bin/time for peak RSS in tests
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(valgrind heaptrack perl sqlite3 libbenchmark-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$p")
+done
+
+if ((${#missing[@]} > 0)); then
+  echo "heaplens setup: installing ${missing[*]}" >&2
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
