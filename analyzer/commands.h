@@ -1,0 +1,45 @@
+// commands.h: the heaplens subcommands. Each lives in its own cmd_*.cc and
+// takes the arguments after its name; main.cc dispatches. A new subcommand
+// (gate, export) adds a file here and one row to kCommands in main.cc.
+//
+// Exit codes (a public contract, DESIGN.md): 0 ok, 1 the gate found leaks
+// over its budget, 2 usage error or unreadable trace.
+#ifndef HEAPLENS_ANALYZER_COMMANDS_H_
+#define HEAPLENS_ANALYZER_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "analyzer/report.h"
+
+namespace heaplens {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitLeaks = 1;
+inline constexpr int kExitUsage = 2;
+
+int ReportCommand(const std::vector<std::string>& args);
+int RunCommand(const std::vector<std::string>& args);
+
+// Help texts, printed for `heaplens CMD --help`.
+extern const char kReportHelp[];
+extern const char kRunHelp[];
+
+enum class ReportFormat { kText, kJson };
+
+// Analyzes `trace_path` and appends its report to `*out`. Shared by `report`
+// and `run`. A progress line goes to stderr when it is a terminal.
+absl::Status ReportTrace(const std::string& trace_path, ReportFormat format,
+                         const ReportOptions& options, std::string* out);
+
+// Parses --format and --show (the report flags that `run` shares).
+absl::Status ReportFlagsFromCommandLine(ReportFormat* format,
+                                        ReportOptions* options);
+
+// Writes `text` to `path`, or to stdout if `path` is empty or "-".
+absl::Status WriteOutput(const std::string& path, const std::string& text);
+
+}  // namespace heaplens
+
+#endif  // HEAPLENS_ANALYZER_COMMANDS_H_

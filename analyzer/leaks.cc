@@ -1,0 +1,198 @@
+#include "analyzer/leaks.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+
+namespace heaplens {
+namespace {
+
+enum State : uint8_t {
+  kUnreached,
+  kIndirectLeak,
+  kPossibleState,
+  kReachableState
+};
+
+class Classifier {
+ public:
+  explicit Classifier(const HeapGraphData& g)
+      : g_(g), n_(g.block_address.size()), state_(n_, kUnreached) {}
+
+  std::vector<LeakKind> Run(uint64_t* bad_refs) {
+    // Mark from the roots: every root word is a definite source.
+    for (const HeapGraphData::Root& root : g_.roots) {
+      for (uint64_t ref : root.refs) PushFromDefinite(ref, true);
+    }
+    ProcessRootMarkStack();
+    // Clique pass: each still unreached block, in address order, leads a
+    // clique; blocks it reaches become indirect members.
+    for (uint64_t i = 0; i < n_; ++i) {
+      if (state_[i] != kUnreached) continue;
+      stack_.push_back(i);
+      while (!stack_.empty()) {
+        const uint64_t top = stack_.back();
+        stack_.pop_back();
+        for (uint64_t e = g_.edge_begin[top]; e < g_.edge_begin[top + 1]; ++e) {
+          const uint64_t to = g_.edges[e] >> 1;
+          if (to >= n_) {
+            ++bad_refs_;
+            continue;
+          }
+          // memcheck does not tell start and interior pointers apart here.
+          if (state_[to] == kUnreached && to != i) {
+            state_[to] = kIndirectLeak;
+            stack_.push_back(to);
+          }
+        }
+      }
+    }
+    std::vector<LeakKind> kinds(n_);
+    for (uint64_t i = 0; i < n_; ++i) {
+      switch (state_[i]) {
+        case kUnreached:
+          kinds[i] = LeakKind::kDefinite;
+          break;
+        case kIndirectLeak:
+          kinds[i] = LeakKind::kIndirect;
+          break;
+        case kPossibleState:
+          kinds[i] = LeakKind::kPossible;
+          break;
+        case kReachableState:
+          kinds[i] = LeakKind::kReachable;
+          break;
+      }
+    }
+    if (bad_refs) *bad_refs = bad_refs_;
+    return kinds;
+  }
+
+ private:
+  // memcheck's lc_push_without_clique_if_a_chunk_ptr.
+  void PushFromDefinite(uint64_t ref, bool is_prior_definite) {
+    const uint64_t to = ref >> 1;
+    if (to >= n_) {
+      ++bad_refs_;
+      return;
+    }
+    uint8_t& st = state_[to];
+    if (st == kReachableState) return;
+    const bool start_pointer = (ref & 1) == 0;
+    if (start_pointer && is_prior_definite) {
+      st = kReachableState;
+      stack_.push_back(to);
+    } else if (st == kUnreached) {
+      st = kPossibleState;
+      stack_.push_back(to);
+    }
+  }
+
+  // memcheck's lc_process_markstack(clique = -1).
+  void ProcessRootMarkStack() {
+    while (!stack_.empty()) {
+      const uint64_t top = stack_.back();
+      stack_.pop_back();
+      const bool definite = state_[top] != kPossibleState;
+      for (uint64_t e = g_.edge_begin[top]; e < g_.edge_begin[top + 1]; ++e) {
+        PushFromDefinite(g_.edges[e], definite);
+      }
+    }
+  }
+
+  const HeapGraphData& g_;
+  const uint64_t n_;
+  std::vector<uint8_t> state_;
+  std::vector<uint64_t> stack_;
+  uint64_t bad_refs_ = 0;
+};
+
+}  // namespace
+
+const char* LeakKindName(LeakKind kind) {
+  switch (kind) {
+    case LeakKind::kDefinite:
+      return "definite";
+    case LeakKind::kIndirect:
+      return "indirect";
+    case LeakKind::kPossible:
+      return "possible";
+    case LeakKind::kReachable:
+      return "reachable";
+    case LeakKind::kUnfreed:
+      return "unfreed";
+  }
+  return "?";
+}
+
+std::vector<LeakKind> ClassifyHeapGraph(const HeapGraphData& graph,
+                                        uint64_t* bad_refs) {
+  return Classifier(graph).Run(bad_refs);
+}
+
+LeakResult AnalyzeLeaks(const LiveSet& live, const HeapGraphData* graph) {
+  LeakResult r;
+  absl::flat_hash_map<uint64_t, LeakKind> kind_of;
+  if (graph != nullptr) {
+    r.has_graph = true;
+    uint64_t bad_refs = 0;
+    std::vector<LeakKind> kinds = ClassifyHeapGraph(*graph, &bad_refs);
+    if (bad_refs > 0) {
+      r.notes.push_back(absl::StrCat("heap graph: ", bad_refs,
+                                     " references to blocks outside the graph "
+                                     "ignored"));
+    }
+    kind_of.reserve(kinds.size());
+    uint64_t not_live = 0;
+    for (size_t i = 0; i < kinds.size(); ++i) {
+      if (!live.contains(graph->block_address[i])) ++not_live;
+      kind_of[graph->block_address[i]] = kinds[i];
+    }
+    if (not_live > 0) {
+      r.notes.push_back(
+          absl::StrCat("heap graph: ", not_live,
+                       " blocks are not live in the replayed trace (ignored)"));
+    }
+  }
+  absl::flat_hash_map<std::pair<int, uint64_t>, LeakGroup> groups;
+  uint64_t not_in_graph = 0;
+  for (const auto& [addr, b] : live) {
+    LeakKind kind = LeakKind::kUnfreed;
+    if (graph != nullptr) {
+      auto it = kind_of.find(addr);
+      if (it != kind_of.end()) {
+        kind = it->second;
+      } else {
+        ++not_in_graph;
+      }
+    }
+    LeakGroup& g = groups[{static_cast<int>(kind), b.stack}];
+    g.kind = kind;
+    g.stack = b.stack;
+    g.bytes += b.size;
+    ++g.blocks;
+    r.totals[static_cast<int>(kind)].bytes += b.size;
+    ++r.totals[static_cast<int>(kind)].blocks;
+    r.unfreed.bytes += b.size;
+    ++r.unfreed.blocks;
+  }
+  if (not_in_graph > 0) {
+    r.notes.push_back(absl::StrCat(
+        not_in_graph,
+        " live blocks are missing from the heap graph (reported as unfreed)"));
+  }
+  r.groups.reserve(groups.size());
+  for (auto& [k, g] : groups) r.groups.push_back(g);
+  std::sort(r.groups.begin(), r.groups.end(),
+            [](const LeakGroup& a, const LeakGroup& b) {
+              return std::make_tuple(b.bytes, b.blocks,
+                                     static_cast<int>(a.kind), a.stack) <
+                     std::make_tuple(a.bytes, a.blocks,
+                                     static_cast<int>(b.kind), b.stack);
+            });
+  return r;
+}
+
+}  // namespace heaplens

@@ -1,0 +1,195 @@
+#include "analyzer/replay.h"
+
+#include <algorithm>
+#include <map>
+#include <queue>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "analyzer/event_decoder.h"
+
+namespace heaplens {
+namespace {
+
+// One thread's batches in order, and the decoded batch being merged.
+struct Stream {
+  std::vector<const BatchRef*> batches;
+  size_t next_batch = 0;  // the batch to load next
+  bool loaded = false;
+  std::vector<Event> events;
+  size_t cursor = 0;
+};
+
+// Merge key: (time, tie class, stream). An unloaded batch has class -1 so
+// it is loaded before any event at its begin time is delivered.
+struct Key {
+  uint64_t time;
+  int tie;
+  uint32_t stream;
+  bool operator<(const Key& o) const {
+    return std::tie(time, tie, stream) < std::tie(o.time, o.tie, o.stream);
+  }
+  bool operator>(const Key& o) const { return o < *this; }
+};
+
+class Merger {
+ public:
+  Merger(const TraceReader& reader, const TraceIndex& index,
+         absl::Span<ReplayConsumer* const> consumers,
+         const ReplayProgress& progress)
+      : reader_(reader),
+        index_(index),
+        consumers_(consumers.begin(), consumers.end()),
+        progress_(progress) {}
+
+  absl::StatusOr<ReplayStats> Run();
+
+ private:
+  absl::Status Load(Stream& s);
+  Key HeadKey(uint32_t id) const {
+    const Stream& s = streams_[id];
+    if (!s.loaded) return Key{s.batches[s.next_batch]->begin_ns, -1, id};
+    const Event& e = s.events[s.cursor];
+    return Key{e.time_ns, TieClass(e.kind), id};
+  }
+  void Deliver(const Event& e) {
+    for (ReplayConsumer* c : consumers_) c->OnEvent(e);
+  }
+
+  const TraceReader& reader_;
+  const TraceIndex& index_;
+  std::vector<ReplayConsumer*> consumers_;
+  const ReplayProgress& progress_;
+  std::vector<Stream> streams_;
+  ReplayStats stats_;
+  trace::EventBatch batch_;
+  std::string bytes_;
+  size_t loaded_now_ = 0;
+};
+
+absl::Status Merger::Load(Stream& s) {
+  const BatchRef& ref = *s.batches[s.next_batch++];
+  if (absl::Status st = reader_.ReadAt(ref.offset, ref.length, &bytes_);
+      !st.ok()) {
+    return st;
+  }
+  if (!batch_.ParseFromArray(bytes_.data(), static_cast<int>(bytes_.size()))) {
+    return TraceDataLoss(reader_.path(), ref.packet_offset,
+                         absl::StrCat("event batch of thread ", ref.tid,
+                                      " is not a valid protobuf message"));
+  }
+  std::string error;
+  switch (DecodeEventBatch(batch_, &s.events, &error)) {
+    case DecodeResult::kOk:
+      break;
+    case DecodeResult::kUnknownKind:
+      stats_.skipped_events += batch_.kind_size() - s.events.size();
+      stats_.notes.push_back(absl::StrCat(
+          "byte ", ref.packet_offset, ": thread ", ref.tid, " batch ",
+          ref.sequence, ": ", error, " (a newer format minor?); ",
+          batch_.kind_size() - s.events.size(), " events skipped"));
+      break;
+    case DecodeResult::kCorrupt:
+      return TraceDataLoss(
+          reader_.path(), ref.packet_offset,
+          absl::StrCat("event batch of thread ", ref.tid, " sequence ",
+                       ref.sequence, ": ", error));
+  }
+  const uint64_t n_stacks = index_.stacks.size();
+  for (Event& e : s.events) {
+    if (e.stack >= n_stacks) {
+      ++stats_.unknown_stack_events;
+      e.stack = 0;
+    }
+  }
+  s.cursor = 0;
+  s.loaded = !s.events.empty();
+  ++stats_.batches;
+  if (progress_ && (stats_.batches & 1023) == 0) {
+    progress_(stats_.batches, index_.batches.size());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ReplayStats> Merger::Run() {
+  // Streams: one per tid, batches in (begin time, sequence) order. A tid
+  // reused by a later thread continues the same stream, later in time.
+  std::map<uint32_t, uint32_t> stream_of_tid;
+  for (const BatchRef& b : index_.batches) {
+    auto [it, inserted] = stream_of_tid.emplace(b.tid, streams_.size());
+    if (inserted) streams_.emplace_back();
+    streams_[it->second].batches.push_back(&b);
+  }
+  for (Stream& s : streams_) {
+    std::stable_sort(s.batches.begin(), s.batches.end(),
+                     [](const BatchRef* a, const BatchRef* b) {
+                       return a->begin_ns != b->begin_ns
+                                  ? a->begin_ns < b->begin_ns
+                                  : a->sequence < b->sequence;
+                     });
+  }
+  for (ReplayConsumer* c : consumers_) c->OnStart(index_);
+
+  std::priority_queue<Key, std::vector<Key>, std::greater<Key>> heap;
+  for (uint32_t i = 0; i < streams_.size(); ++i) heap.push(HeadKey(i));
+  while (!heap.empty()) {
+    const uint32_t id = heap.top().stream;
+    heap.pop();
+    Stream& s = streams_[id];
+    if (!s.loaded) {
+      if (absl::Status st = Load(s); !st.ok()) return st;
+      if (s.loaded) {
+        ++loaded_now_;
+        stats_.max_loaded_batches =
+            std::max(stats_.max_loaded_batches, loaded_now_);
+      }
+    } else {
+      // Deliver this stream's events up to the next stream's head.
+      const bool alone = heap.empty();
+      const Key limit = alone ? Key{0, 0, 0} : heap.top();
+      const Event* ev = s.events.data();
+      const size_t n = s.events.size();
+      size_t c = s.cursor;
+      do {
+        Deliver(ev[c]);
+        ++c;
+      } while (c < n &&
+               (alone || Key{ev[c].time_ns, TieClass(ev[c].kind), id} < limit));
+      stats_.events += c - s.cursor;
+      stats_.last_time_ns = std::max(stats_.last_time_ns, ev[c - 1].time_ns);
+      s.cursor = c;
+      if (c == n) {
+        s.loaded = false;
+        --loaded_now_;
+        if (s.next_batch == s.batches.size()) {
+          std::vector<Event>().swap(s.events);  // the thread is done
+        } else {
+          s.events.clear();  // keep the capacity for its next batch
+        }
+      }
+    }
+    if (s.loaded || s.next_batch < s.batches.size()) heap.push(HeadKey(id));
+  }
+  if (stats_.unknown_stack_events > 0) {
+    stats_.notes.push_back(absl::StrCat(
+        stats_.unknown_stack_events,
+        " events name a stack id that the trace never defined (shown as an "
+        "empty stack)"));
+  }
+  if (progress_) progress_(stats_.batches, index_.batches.size());
+  for (ReplayConsumer* c : consumers_) c->OnEnd(stats_);
+  return stats_;
+}
+
+}  // namespace
+
+absl::StatusOr<ReplayStats> Replay(const TraceReader& reader,
+                                   const TraceIndex& index,
+                                   absl::Span<ReplayConsumer* const> consumers,
+                                   const ReplayProgress& progress) {
+  Merger merger(reader, index, consumers, progress);
+  return merger.Run();
+}
+
+}  // namespace heaplens

@@ -1,0 +1,68 @@
+// replay.h: pass 2 of the analysis. Merges the per-thread event batches of a
+// trace into one time-ordered event stream and feeds it to consumers.
+//
+// Batches of different threads appear in the file in flush order, not time
+// order. Replay makes an exact k-way merge with bounded memory: each thread's
+// batches form one stream (in time, then sequence order); a batch is read
+// from the file only when the merge time reaches its begin time, so at most
+// one decoded batch per thread is in memory. At equal times, frees come
+// before allocations (see TieClass in event.h); within a thread the recorded
+// order is kept.
+//
+// Consumers are the analyses (leaks, fragmentation, pinning, the gate, ...).
+// They see every event once, in order, then OnEnd().
+//
+// Example:
+//   AllocationTracker tracker(index);
+//   ReplayConsumer* consumers[] = {&tracker};
+//   ASSIGN_OR_RETURN(ReplayStats stats, Replay(*reader, index, consumers));
+#ifndef HEAPLENS_ANALYZER_REPLAY_H_
+#define HEAPLENS_ANALYZER_REPLAY_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "analyzer/event.h"
+#include "analyzer/trace_index.h"
+#include "analyzer/trace_reader.h"
+
+namespace heaplens {
+
+struct ReplayStats {
+  uint64_t events = 0;   // events delivered
+  uint64_t batches = 0;  // batches decoded
+  uint64_t last_time_ns = 0;
+  uint64_t unknown_stack_events = 0;  // stack ids not in the dictionary
+  uint64_t skipped_events = 0;        // after an unknown event kind
+  size_t max_loaded_batches = 0;      // the merge's memory high-water mark
+  std::vector<std::string> notes;
+};
+
+class ReplayConsumer {
+ public:
+  virtual ~ReplayConsumer() = default;
+  // Before the first event.
+  virtual void OnStart(const TraceIndex& index) {}
+  // Every event, in global time order. Stack ids are valid in index.stacks.
+  virtual void OnEvent(const Event& event) = 0;
+  // After the last event.
+  virtual void OnEnd(const ReplayStats& stats) {}
+};
+
+// Called now and then with the number of batches done and the total.
+using ReplayProgress = std::function<void(uint64_t done, uint64_t total)>;
+
+// Replays the batches listed in `index` (read from `reader`'s file) into
+// `consumers`. DataLoss if a batch is corrupt.
+absl::StatusOr<ReplayStats> Replay(const TraceReader& reader,
+                                   const TraceIndex& index,
+                                   absl::Span<ReplayConsumer* const> consumers,
+                                   const ReplayProgress& progress = nullptr);
+
+}  // namespace heaplens
+
+#endif  // HEAPLENS_ANALYZER_REPLAY_H_

@@ -1,0 +1,433 @@
+#include "analyzer/report.h"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "analyzer/json_writer.h"
+
+namespace heaplens {
+namespace {
+
+std::string Basename(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string StackText(const std::vector<Frame>& stack) {
+  std::string out;
+  for (const Frame& f : stack) {
+    absl::StrAppend(&out, f.function, "|", f.file, ":", f.line, "|", f.module,
+                    f.inlined ? "|i" : "", "\n");
+  }
+  return out;
+}
+
+const char* ExitReasonName(const TraceIndex& index) {
+  if (!index.summary) return "unknown";
+  switch (index.summary->reason()) {
+    case trace::ExitSummary::EXIT:
+      return "exit";
+    case trace::ExitSummary::UNDERSCORE_EXIT:
+      return "_exit";
+    case trace::ExitSummary::EXEC:
+      return "exec";
+    case trace::ExitSummary::TRACE_STOPPED:
+      return "stopped";
+    default:
+      return "unknown";
+  }
+}
+
+const char* KindPhrase(LeakKind kind) {
+  switch (kind) {
+    case LeakKind::kDefinite:
+      return "definitely lost";
+    case LeakKind::kIndirect:
+      return "indirectly lost";
+    case LeakKind::kPossible:
+      return "possibly lost";
+    case LeakKind::kReachable:
+      return "still reachable";
+    case LeakKind::kUnfreed:
+      return "unfreed";
+  }
+  return "?";
+}
+
+const char* ProblemTitle(FreeProblemType type) {
+  switch (type) {
+    case FreeProblemType::kDoubleFree:
+      return "Double free";
+    case FreeProblemType::kInteriorFree:
+      return "Invalid free of an interior pointer";
+    case FreeProblemType::kInvalidFree:
+      return "Invalid free of an address never allocated";
+    case FreeProblemType::kUnknownFree:
+      return "Free of an address not live in the trace";
+    case FreeProblemType::kMismatchedFree:
+      return "Mismatched free";
+  }
+  return "?";
+}
+
+bool Visible(LeakKind kind, const ReportOptions& options) {
+  return kind != LeakKind::kReachable || options.show_reachable;
+}
+
+}  // namespace
+
+std::string FrameText(const Frame& f) {
+  std::string out = f.function;
+  if (!f.file.empty()) {
+    absl::StrAppend(&out, " (", Basename(f.file));
+    if (f.line > 0) absl::StrAppend(&out, ":", f.line);
+    out.push_back(')');
+  }
+  if (!f.module.empty()) absl::StrAppend(&out, " [", f.module, "]");
+  if (f.inlined) out.append(" (inlined)");
+  return out;
+}
+
+Report BuildReport(const Analysis& a, Symbolizer& symbolizer) {
+  Report r;
+  const TraceIndex& index = a.index;
+  r.trace_path = index.path;
+  r.pid = index.header.pid();
+  r.ppid = index.header.ppid();
+  r.exe = index.header.exe();
+  r.argv.assign(index.header.argv().begin(), index.header.argv().end());
+  r.exit_reason = ExitReasonName(index);
+  r.exit_status = index.summary ? index.summary->exit_status() : 0;
+  r.has_graph = a.leaks.has_graph;
+  for (int k = 0; k < kLeakKinds; ++k) r.totals[k] = a.leaks.totals[k];
+  r.unfreed = a.leaks.unfreed;
+  r.allocations = a.tracker.allocations();
+  r.frees = a.tracker.frees();
+  r.bytes_allocated = a.tracker.bytes_allocated();
+  r.failed_allocations = a.tracker.failed_allocations();
+  r.peak_live_bytes = a.tracker.peak_live_bytes();
+  r.peak_live_blocks = a.tracker.peak_live_blocks();
+  r.peak_time_ns = a.tracker.peak_time_ns();
+  r.events = a.stats.events;
+
+  for (const LeakGroup& g : a.leaks.groups) {
+    LeakRecord rec;
+    rec.kind = g.kind;
+    rec.bytes = g.bytes;
+    rec.blocks = g.blocks;
+    rec.stack_id = g.stack;
+    rec.stack = symbolizer.Symbolize(g.stack);
+    rec.stack_text = StackText(rec.stack);
+    r.leaks.push_back(std::move(rec));
+  }
+  std::sort(
+      r.leaks.begin(), r.leaks.end(),
+      [](const LeakRecord& x, const LeakRecord& y) {
+        return std::make_tuple(y.bytes, y.blocks, static_cast<int>(x.kind),
+                               std::cref(x.stack_text), x.stack_id) <
+               std::make_tuple(x.bytes, x.blocks, static_cast<int>(y.kind),
+                               std::cref(y.stack_text), y.stack_id);
+      });
+
+  // Free problems, grouped by what happened and where.
+  std::map<std::tuple<int, uint32_t, uint32_t, uint64_t, uint64_t>, size_t>
+      group_of;
+  for (const FreeProblem& p : a.tracker.problems()) {
+    auto key = std::make_tuple(static_cast<int>(p.type), p.free_kind,
+                               p.alloc_kind, p.free_stack, p.alloc_stack);
+    auto [it, inserted] = group_of.try_emplace(key, r.free_problems.size());
+    if (!inserted) {
+      ++r.free_problems[it->second].count;
+      continue;
+    }
+    FreeProblemRecord rec;
+    rec.type = p.type;
+    rec.count = 1;
+    rec.free_kind = p.free_kind;
+    rec.alloc_kind = p.alloc_kind;
+    rec.address = p.address;
+    rec.block_address = p.block_address;
+    rec.block_size = p.block_size;
+    rec.tid = p.tid;
+    rec.time_ns = p.time_ns;
+    if (p.free_stack != 0) rec.free_stack = symbolizer.Symbolize(p.free_stack);
+    if (p.alloc_stack != 0) {
+      rec.alloc_stack = symbolizer.Symbolize(p.alloc_stack);
+    }
+    r.free_problems.push_back(std::move(rec));
+  }
+  // Already in time order of first occurrence (replay order).
+
+  r.notes = index.notes;
+  for (const std::string& n : a.stats.notes) r.notes.push_back(n);
+  for (const std::string& n : a.tracker.notes()) r.notes.push_back(n);
+  for (const std::string& n : a.leaks.notes) r.notes.push_back(n);
+  for (const trace::Notice& n : index.notices) {
+    r.notes.push_back(absl::StrCat("trace notice: ", n.text()));
+  }
+  for (const std::string& n : symbolizer.notes()) r.notes.push_back(n);
+  return r;
+}
+
+std::string RenderText(const Report& r, const ReportOptions& options) {
+  const std::string pfx = absl::StrCat("==", r.pid, "== ");
+  std::string out;
+  auto line = [&](absl::string_view s) { absl::StrAppend(&out, pfx, s, "\n"); };
+  auto stack = [&](const std::vector<Frame>& frames, absl::string_view first) {
+    if (frames.empty()) {
+      line("   (no stack recorded)");
+      return;
+    }
+    for (size_t i = 0; i < frames.size(); ++i) {
+      line(absl::StrFormat("   %s 0x%x: %s", i == 0 ? first : "by",
+                           frames[i].address, FrameText(frames[i])));
+    }
+  };
+
+  line(absl::StrCat("heaplens report of ", r.trace_path));
+  line(absl::StrCat("Command: ",
+                    r.argv.empty() ? r.exe : absl::StrJoin(r.argv, " ")));
+  line(absl::StrCat("Exit: ", r.exit_reason,
+                    r.exit_reason == "exit" || r.exit_reason == "_exit"
+                        ? absl::StrCat(" (status ", r.exit_status, ")")
+                        : ""));
+  line("");
+
+  for (const FreeProblemRecord& p : r.free_problems) {
+    line(absl::StrCat(
+        ProblemTitle(p.type), ": ", ApiName(p.free_kind),
+        p.type == FreeProblemType::kMismatchedFree
+            ? absl::StrCat(" of a block from ", ApiName(p.alloc_kind))
+            : "",
+        absl::StrFormat(" of 0x%x", p.address),
+        p.count > 1 ? absl::StrCat(" (", p.count, " times)") : ""));
+    if (!p.free_stack.empty()) {
+      stack(p.free_stack, "at");
+    } else {
+      line("   (the freeing call's stack is not recorded for this event)");
+    }
+    if (!p.alloc_stack.empty() || p.block_size != 0) {
+      const char* what =
+          p.type == FreeProblemType::kDoubleFree ? "already freed" : "alloc'd";
+      line(absl::StrFormat(
+          " Address 0x%x is %d bytes inside a block of size %d %s; the block "
+          "was alloc'd at",
+          p.address, p.address - p.block_address, p.block_size, what));
+      stack(p.alloc_stack, "at");
+    }
+    line("");
+  }
+
+  line("HEAP SUMMARY:");
+  line(absl::StrCat("    in use at exit: ", r.unfreed.bytes, " bytes in ",
+                    r.unfreed.blocks, " blocks"));
+  line(absl::StrCat("  total heap usage: ", r.allocations, " allocs, ", r.frees,
+                    " frees, ", r.bytes_allocated, " bytes allocated"));
+  line(absl::StrCat("              peak: ", r.peak_live_bytes, " bytes in ",
+                    r.peak_live_blocks, " blocks"));
+  line("");
+
+  size_t visible = 0;
+  for (const LeakRecord& l : r.leaks) visible += Visible(l.kind, options);
+  size_t n = 0;
+  for (const LeakRecord& l : r.leaks) {
+    if (!Visible(l.kind, options)) continue;
+    ++n;
+    line(absl::StrCat(l.bytes, " bytes in ", l.blocks, " blocks are ",
+                      KindPhrase(l.kind), " in loss record ", n, " of ",
+                      visible));
+    stack(l.stack, "at");
+    line("");
+  }
+
+  line("LEAK SUMMARY:");
+  if (r.has_graph) {
+    static const LeakKind kKinds[] = {LeakKind::kDefinite, LeakKind::kIndirect,
+                                      LeakKind::kPossible,
+                                      LeakKind::kReachable};
+    static const char* const kLabels[] = {
+        "   definitely lost: ", "   indirectly lost: ", "     possibly lost: ",
+        "   still reachable: "};
+    for (int i = 0; i < 4; ++i) {
+      const KindTotals& t = r.totals[static_cast<int>(kKinds[i])];
+      line(
+          absl::StrCat(kLabels[i], t.bytes, " bytes in ", t.blocks, " blocks"));
+    }
+    const KindTotals& u = r.totals[static_cast<int>(LeakKind::kUnfreed)];
+    if (u.blocks > 0) {
+      line(absl::StrCat("   not in the graph: ", u.bytes, " bytes in ",
+                        u.blocks, " blocks"));
+    }
+    if (!options.show_reachable &&
+        r.totals[static_cast<int>(LeakKind::kReachable)].blocks > 0) {
+      line("Reachable blocks are not shown; use --show=reachable to see them.");
+    }
+  } else {
+    line(absl::StrCat("           unfreed: ", r.unfreed.bytes, " bytes in ",
+                      r.unfreed.blocks, " blocks"));
+    line(
+        "(no heap graph: the process did not exit normally, so leak kinds "
+        "are unknown)");
+  }
+  if (!r.free_problems.empty()) {
+    uint64_t total = 0;
+    for (const FreeProblemRecord& p : r.free_problems) total += p.count;
+    line(absl::StrCat("FREE ERRORS: ", total, " (see above)"));
+  }
+  if (!r.notes.empty()) {
+    line("");
+    line("NOTES:");
+    for (const std::string& note : r.notes) line(absl::StrCat("  ", note));
+  }
+  return out;
+}
+
+namespace {
+
+void WriteStack(JsonWriter& w, const std::vector<Frame>& frames) {
+  w.BeginArray();
+  for (const Frame& f : frames) {
+    w.BeginObject();
+    w.Key("function");
+    w.String(f.function);
+    w.Key("file");
+    w.String(f.file);
+    w.Key("line");
+    w.Uint(static_cast<uint64_t>(f.line));
+    w.Key("module");
+    w.String(f.module);
+    w.Key("inlined");
+    w.Bool(f.inlined);
+    w.Key("address");
+    w.String(absl::StrFormat("0x%x", f.address));
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+}  // namespace
+
+std::string RenderJson(const Report& r, const ReportOptions& options) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject();
+  w.Key("schema_version");
+  w.Uint(1);
+  w.Key("trace");
+  w.BeginObject();
+  w.Key("path");
+  w.String(r.trace_path);
+  w.Key("pid");
+  w.Uint(r.pid);
+  w.Key("ppid");
+  w.Uint(r.ppid);
+  w.Key("exe");
+  w.String(r.exe);
+  w.Key("argv");
+  w.BeginArray();
+  for (const std::string& a : r.argv) w.String(a);
+  w.EndArray();
+  w.EndObject();
+
+  w.Key("summary");
+  w.BeginObject();
+  static const LeakKind kKinds[] = {LeakKind::kDefinite, LeakKind::kIndirect,
+                                    LeakKind::kPossible, LeakKind::kReachable};
+  for (LeakKind k : kKinds) {
+    const KindTotals& t = r.totals[static_cast<int>(k)];
+    w.Key(absl::StrCat(LeakKindName(k), "_bytes"));
+    w.Uint(t.bytes);
+    w.Key(absl::StrCat(LeakKindName(k), "_blocks"));
+    w.Uint(t.blocks);
+  }
+  w.Key("unfreed_bytes");
+  w.Uint(r.unfreed.bytes);
+  w.Key("unfreed_blocks");
+  w.Uint(r.unfreed.blocks);
+  w.Key("has_heap_graph");
+  w.Bool(r.has_graph);
+  w.Key("total_allocations");
+  w.Uint(r.allocations);
+  w.Key("total_frees");
+  w.Uint(r.frees);
+  w.Key("total_bytes_allocated");
+  w.Uint(r.bytes_allocated);
+  w.Key("failed_allocations");
+  w.Uint(r.failed_allocations);
+  w.Key("peak_live_bytes");
+  w.Uint(r.peak_live_bytes);
+  w.Key("peak_live_blocks");
+  w.Uint(r.peak_live_blocks);
+  w.Key("peak_time_ns");
+  w.Uint(r.peak_time_ns);
+  w.Key("events");
+  w.Uint(r.events);
+  w.Key("exit_reason");
+  w.String(r.exit_reason);
+  w.Key("exit_status");
+  w.Int(r.exit_status);
+  uint64_t problems = 0;
+  for (const FreeProblemRecord& p : r.free_problems) problems += p.count;
+  w.Key("invalid_free_count");
+  w.Uint(problems);
+  w.Key("notes");
+  w.BeginArray();
+  for (const std::string& n : r.notes) w.String(n);
+  w.EndArray();
+  w.EndObject();
+
+  w.Key("leaks");
+  w.BeginArray();
+  for (const LeakRecord& l : r.leaks) {
+    if (!Visible(l.kind, options)) continue;
+    w.BeginObject();
+    w.Key("kind");
+    w.String(LeakKindName(l.kind));
+    w.Key("bytes");
+    w.Uint(l.bytes);
+    w.Key("blocks");
+    w.Uint(l.blocks);
+    w.Key("stack");
+    WriteStack(w, l.stack);
+    w.EndObject();
+  }
+  w.EndArray();
+
+  w.Key("invalid_frees");
+  w.BeginArray();
+  for (const FreeProblemRecord& p : r.free_problems) {
+    w.BeginObject();
+    w.Key("kind");
+    w.String(FreeProblemName(p.type));
+    w.Key("count");
+    w.Uint(p.count);
+    w.Key("free_api");
+    w.String(ApiName(p.free_kind));
+    w.Key("alloc_api");
+    w.String(p.alloc_kind != 0 ? ApiName(p.alloc_kind) : "");
+    w.Key("address");
+    w.String(absl::StrFormat("0x%x", p.address));
+    w.Key("block_address");
+    w.String(absl::StrFormat("0x%x", p.block_address));
+    w.Key("block_size");
+    w.Uint(p.block_size);
+    w.Key("tid");
+    w.Uint(p.tid);
+    w.Key("time_ns");
+    w.Uint(p.time_ns);
+    w.Key("stack");
+    WriteStack(w, p.free_stack);
+    w.Key("alloc_stack");
+    WriteStack(w, p.alloc_stack);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return out;
+}
+
+}  // namespace heaplens

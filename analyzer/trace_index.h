@@ -1,0 +1,87 @@
+// trace_index.h: pass 1 of the analysis. One sequential scan of the trace
+// that keeps everything except the events themselves: the header, module
+// epochs, the stack dictionary, threads, notices, the exit summary, the heap
+// graph, and for each EventBatch where it is and which times it covers.
+// Replay (pass 2) then reads the batches it needs by offset, so memory grows
+// with the stack dictionary and the live set, not with the trace length.
+//
+// Errors: NotFound/PermissionDenied from opening, DataLoss for a corrupt
+// trace ("PATH: byte N: what"), FailedPrecondition for a format major this
+// analyzer does not know. A truncated trace is indexed up to its last
+// complete packet and notes() says so.
+#ifndef HEAPLENS_ANALYZER_TRACE_INDEX_H_
+#define HEAPLENS_ANALYZER_TRACE_INDEX_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "analyzer/stack_table.h"
+#include "analyzer/trace_reader.h"
+#include "proto/trace.pb.h"
+
+namespace heaplens {
+
+// The trace format this analyzer reads.
+inline constexpr uint32_t kFormatMajor = 1;
+inline constexpr uint32_t kFormatMinor = 0;
+
+// Where one EventBatch is and what it covers (its small fields only).
+struct BatchRef {
+  uint64_t offset = 0;  // file offset of the EventBatch message bytes
+  uint32_t length = 0;  // its length
+  uint32_t tid = 0;
+  uint64_t sequence = 0;
+  uint64_t begin_ns = 0;
+  uint64_t end_ns = 0;
+  uint32_t event_count = 0;
+  uint64_t packet_offset = 0;  // the enclosing packet, for messages
+};
+
+// The heap graph at exit (HeapGraph packets), see trace.proto.
+struct HeapGraphData {
+  struct Root {
+    int kind = 0;  // trace::RootRegion::Kind
+    std::string name;
+    uint64_t address = 0;
+    uint64_t size = 0;
+    std::vector<uint64_t> refs;  // (index << 1) | interior
+  };
+  uint64_t block_count = 0;
+  std::vector<uint64_t> block_address;  // ascending
+  std::vector<uint64_t> edge_begin;     // block i: edges[edge_begin[i] ..
+                                        //   edge_begin[i + 1])
+  std::vector<uint64_t> edges;          // (index << 1) | interior
+  std::vector<Root> roots;
+  bool complete = false;  // the `last` packet was read and counts agree
+};
+
+struct TraceIndex {
+  std::string path;
+  uint64_t file_size = 0;
+  uint64_t end_offset = 0;  // where the readable trace ends
+  bool truncated = false;
+
+  trace::Header header;
+  std::vector<trace::ModuleEpoch> epochs;  // in file order
+  StackTable stacks;
+  std::vector<trace::ThreadInfo> threads;
+  std::vector<trace::Notice> notices;
+  std::optional<trace::ExitSummary> summary;
+  std::optional<HeapGraphData> graph;  // only when complete
+  std::vector<BatchRef> batches;       // in file order
+  uint64_t claimed_events = 0;         // sum of event_count
+
+  // What the reader wants the user to know: truncation, lost batches,
+  // skipped unknown packets, an incomplete heap graph.
+  std::vector<std::string> notes;
+};
+
+// Indexes the trace read by `reader` from its current position (the start).
+absl::StatusOr<TraceIndex> IndexTrace(TraceReader& reader);
+
+}  // namespace heaplens
+
+#endif  // HEAPLENS_ANALYZER_TRACE_INDEX_H_
