@@ -64,11 +64,10 @@ std::vector<SeparatorSite> AttributeSeparators(const HeapModel& model,
 FragmentationTracker::FragmentationTracker(FragmentationOptions options)
     : options_(options) {
   options_.samples = std::max<size_t>(options_.samples, 1);
-  interval_ns_ = options_.duration_ns
-                     ? std::max<uint64_t>(options_.duration_ns /
-                                              options_.samples,
-                                          1)
-                     : kInitialIntervalNs;
+  interval_ns_ =
+      options_.duration_ns
+          ? std::max<uint64_t>(options_.duration_ns / options_.samples, 1)
+          : kInitialIntervalNs;
   next_sample_ns_ = interval_ns_;
   report_.large_free_run = options_.large_free_run;
 }
@@ -87,8 +86,8 @@ void FragmentationTracker::TakeSample(const HeapModel& model, uint64_t t) {
     kept.push_back(report_.timeline[i]);
   report_.timeline = std::move(kept);
   interval_ns_ *= 2;
-  next_sample_ns_ = (next_sample_ns_ + interval_ns_ - 1) / interval_ns_ *
-                    interval_ns_;
+  next_sample_ns_ =
+      (next_sample_ns_ + interval_ns_ - 1) / interval_ns_ * interval_ns_;
 }
 
 void FragmentationTracker::Before(const HeapModel& model, const HeapEvent& e) {
@@ -125,9 +124,9 @@ FragmentationReport FragmentationTracker::Finish(const HeapModel& model) {
   const uint64_t end_ns = std::max(model.time_ns(), options_.duration_ns);
   // The samples still due up to the end, at most `samples` of them with a
   // known duration.
-  while (next_sample_ns_ <= end_ns &&
-         (!options_.duration_ns ||
-          report_.timeline.size() < options_.samples)) {
+  while (
+      next_sample_ns_ <= end_ns &&
+      (!options_.duration_ns || report_.timeline.size() < options_.samples)) {
     const uint64_t t = next_sample_ns_;
     next_sample_ns_ += interval_ns_;
     TakeSample(model, t);
@@ -142,8 +141,8 @@ FragmentationReport FragmentationTracker::Finish(const HeapModel& model) {
   }
   report_.end = model.Stats();
   if (!have_peak_) report_.peak = report_.end;
-  report_.separators = AttributeSeparators(model, options_.large_free_run,
-                                           options_.max_sites);
+  report_.separators =
+      AttributeSeparators(model, options_.large_free_run, options_.max_sites);
   return std::move(report_);
 }
 

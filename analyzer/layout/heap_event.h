@@ -39,9 +39,9 @@ struct HeapEvent {
   uint32_t tid = 0;
   uint64_t time_ns = 0;  // since trace start; non-decreasing
   uint64_t address = 0;
-  uint64_t size = 0;    // requested size; region length; mark number
-  uint64_t usable = 0;  // allocations: usable size (size + slack)
-  uint64_t stack = 0;   // stack id, 0 = unknown
+  uint64_t size = 0;         // requested size; region length; mark number
+  uint64_t usable = 0;       // allocations: usable size (size + slack)
+  uint64_t stack = 0;        // stack id, 0 = unknown
   uint64_t old_address = 0;  // kRealloc only
 };
 

@@ -50,7 +50,7 @@ void FreedRanges::Remove(uint64_t lo, uint64_t hi) {
 
 HeapModel::HeapModel(uint64_t page_size)
     : page_size_(page_size && !(page_size & (page_size - 1)) ? page_size
-                                                              : 4096) {}
+                                                             : 4096) {}
 
 void HeapModel::Apply(const HeapEvent& e) {
   time_ns_ = std::max(time_ns_, e.time_ns);
@@ -248,8 +248,7 @@ bool HeapModel::MayLowerPinned(const HeapEvent& e) const {
       // region starts with none.
       return tc != chunks_.end() && e.address != brk_.end_address();
     case HeapEventKind::kHeapShrink:
-      return tc != chunks_.end() &&
-             e.address < tc->first + tc->second.usable;
+      return tc != chunks_.end() && e.address < tc->first + tc->second.usable;
     default:
       return false;
   }

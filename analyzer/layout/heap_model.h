@@ -123,7 +123,9 @@ class HeapModel {
   void AddRegion(IntervalSet& set, uint64_t lo, uint64_t hi);
   void RemoveRegion(IntervalSet& set, uint64_t lo, uint64_t hi);
   void ReleasePages(uint64_t lo, uint64_t hi);
-  bool InExtent(uint64_t x) const { return brk_.Contains(x) || mmap_.Contains(x); }
+  bool InExtent(uint64_t x) const {
+    return brk_.Contains(x) || mmap_.Contains(x);
+  }
   uint64_t PageFloor(uint64_t x) const { return x & ~(page_size_ - 1); }
   uint64_t PageCeil(uint64_t x) const {
     return (x + page_size_ - 1) & ~(page_size_ - 1);

@@ -85,11 +85,10 @@ RetentionReport EvaluateRetention(const HeapModel& model) {
   r.retained_bytes = model.retained().total();
   for (const auto& [tid, n] : model.retained().by_thread())
     r.by_thread.emplace_back(tid, n);
-  std::sort(r.by_thread.begin(), r.by_thread.end(),
-            [](const auto& a, const auto& b) {
-              return a.second != b.second ? a.second > b.second
-                                          : a.first < b.first;
-            });
+  std::sort(
+      r.by_thread.begin(), r.by_thread.end(), [](const auto& a, const auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+      });
   for (const auto& [lo, hi] : model.free_space().intervals())
     r.resident_free_bytes += model.resident().Overlap(lo, hi);
   return r;
