@@ -1,24 +1,833 @@
-// Placeholder recorder: records nothing. Replaced by the real recorder.
+// recorder.cc: the trace recorder (recorder.h, track.h).
+//
+// Data path:
+//
+//   traced thread ──Track*()──▶ its ThreadBuffer ring (single producer, no
+//                                lock: store the record, release `head`)
+//   flush (ring full / oldest event older than flush_ms, by the owner; or
+//   every flush_ms/2 by the flusher thread for idle threads)
+//       ──▶ consumer lock of the ring ──▶ g_lock ──▶ pending StackNodes +
+//           one EventBatch, one write(2) to the O_APPEND trace file
+//
+// Locks, always taken in this order: ThreadBuffer::consumer → g_lock. Never
+// call into the loader (dl_iterate_phdr, libunwind, pthread_create) or the
+// allocator while holding either: a thread inside dlopen or malloc may be
+// waiting for them (see the module check in InternSlow).
+//
+// Recursion guard: t_busy is set for the whole of every hook; a nested call
+// (libunwind or pthread_create calling malloc, a signal handler) returns at
+// once without recording. The flusher thread runs with t_busy set forever.
 #include "interposer/recorder/recorder.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <new>
+
+#include "interposer/internal_memory.h"
+#include "interposer/log.h"
+#include "interposer/recorder/event_batch.h"
+#include "interposer/recorder/heap_graph.h"
+#include "interposer/recorder/module_map.h"
+#include "interposer/recorder/stack_interner.h"
+#include "interposer/recorder/trace_file.h"
+#include "interposer/recorder/unwinder.h"
+#include "interposer/recorder/wire.h"
+#include "interposer/spinlock.h"
 #include "interposer/track.h"
+
+extern char** environ;
 
 namespace heaplens {
 
 bool g_tracing_active = false;
 
-void RecorderInit() {}
-void RecorderPrepareFork() {}
-void RecorderParentAfterFork() {}
-void RecorderChildAfterFork() {}
-void RecorderOnUnderscoreExit(int) {}
-void RecorderMark(uint64_t) {}
+namespace {
 
-void TrackAlloc(EventKind, void*, size_t, size_t) {}
-void TrackRealloc(void*, void*, size_t, size_t) {}
-void TrackFree(EventKind, void*) {}
-void TrackInvalidFree(void*) {}
-void TrackAllocFailed(size_t) {}
-void TrackSegment(EventKind, uintptr_t, size_t) {}
+constexpr size_t kRingSize = 2048;  // records per thread (96 KiB)
+constexpr size_t kOutSize = 2 << 20;
+constexpr size_t kMaxPendingNodes = 16384;
+
+enum State : int {
+  kUninit = 0,
+  kIniting = 1,
+  kActive = 2,
+  kFinishing = 3,  // exit: only the exiting thread writes
+  kStopped = 4,
+  kDisabled = 5,
+};
+
+struct ThreadBuffer {
+  std::atomic<uint64_t> head;  // written by the owner only
+  std::atomic<uint64_t> tail;  // written under `consumer`
+  SpinLock consumer;
+  uint32_t tid;
+  std::atomic<bool> in_use;
+  uint64_t sequence;  // next batch number, under `consumer`
+  uint64_t events;    // owner only
+  uint64_t start_ns;
+  ThreadBuffer* next;  // registry, append-only, under g_lock
+  EventRecord ring[kRingSize];
+};
+
+std::atomic<int> g_state{kUninit};
+SpinLock g_lock;  // file, interner, registry, scratch buffers
+TraceFile g_file;
+alignas(StackInterner) char g_interner_storage[sizeof(StackInterner)];
+StackInterner& Interner() {
+  return *reinterpret_cast<StackInterner*>(g_interner_storage);
+}
+std::atomic<ThreadBuffer*> g_threads{nullptr};
+uint8_t* g_out = nullptr;         // kOutSize, under g_lock
+uint8_t* g_scratch = nullptr;     // BatchScratchSize(kRingSize), under g_lock
+EventRecord* g_linear = nullptr;  // kRingSize, under g_lock
+uint64_t g_start_ns = 0;
+uint64_t g_flush_ns = 10 * 1000 * 1000;
+int g_stack_depth = 64;
+char g_exe[4096];
+char g_pattern[4096];
+pthread_key_t g_key;
+bool g_key_ok = false;
+std::atomic<uint64_t> g_slow_events{0};
+std::atomic<uint64_t> g_dropped{0};
+// Modules.
+SpinLock g_module_lock;
+ModuleGeneration g_modgen;       // under g_module_lock
+uint32_t g_epoch = 0;            // under g_lock
+uint8_t* g_epoch_buf = nullptr;  // under g_module_lock
+size_t g_epoch_cap = 0;
+// Flusher thread.
+std::atomic<bool> g_flusher_started{false};
+bool g_ctor_done = false;
+uint32_t g_parent_trace_pid = 0;
+
+// Thread-local state: initial-exec, no constructors.
+enum ThreadState : int { kNoBuffer = 0, kAttached = 1, kDead = 2 };
+__thread bool t_busy;
+__thread ThreadBuffer* t_buf;
+__thread int t_state;
+__thread uint32_t t_tid;
+__thread uint64_t t_dead_sequence;
+__thread int t_dtor_rounds;
+
+class Guard {
+ public:
+  Guard() : prev_(t_busy) { t_busy = true; }
+  ~Guard() { t_busy = prev_; }
+
+ private:
+  bool prev_;
+};
+
+inline uint64_t MonotonicNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+inline uint64_t NowNs() {
+  uint64_t t = MonotonicNs();
+  return t > g_start_ns ? t - g_start_ns : 0;
+}
+
+uint32_t GetTid() {
+  if (t_tid == 0) t_tid = static_cast<uint32_t>(syscall(SYS_gettid));
+  return t_tid;
+}
+
+// ---- Options (HEAPLENS_OPTIONS: stack_depth, flush_ms) ----
+
+uint64_t ParseNumber(const char* p, const char** end) {
+  uint64_t v = 0;
+  while (*p >= '0' && *p <= '9') v = v * 10 + static_cast<uint64_t>(*p++ - '0');
+  *end = p;
+  return v;
+}
+
+void ReadOptions() {
+  const char* s = getenv("HEAPLENS_OPTIONS");
+  if (s == nullptr) return;
+  while (*s != '\0') {
+    const char* name = s;
+    while (*s != '\0' && *s != '=' && *s != ':' && *s != ',') ++s;
+    size_t len = static_cast<size_t>(s - name);
+    if (*s == '=') {
+      const char* end;
+      uint64_t v = ParseNumber(s + 1, &end);
+      if (len == 11 && memcmp(name, "stack_depth", 11) == 0) {
+        g_stack_depth =
+            v > kMaxStackDepth ? kMaxStackDepth : static_cast<int>(v);
+      } else if (len == 8 && memcmp(name, "flush_ms", 8) == 0 && v > 0) {
+        g_flush_ns = v * 1000000ull;
+      }
+      s = end;
+      while (*s != '\0' && *s != ':' && *s != ',') ++s;
+    }
+    if (*s != '\0') ++s;
+  }
+}
+
+// ---- Writing (g_lock held) ----
+
+void StopTracingLocked(int err, const char* what);
+
+// Appends w's bytes to the file; on failure stops tracing.
+bool AppendLocked(const WireWriter& w) {
+  if (w.overflow()) {
+    g_dropped.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  int e = g_file.Append(w.data(), w.size());
+  if (e != 0) {
+    StopTracingLocked(e, "cannot write");
+    return false;
+  }
+  return true;
+}
+
+void EncodePendingNodesLocked(WireWriter* w) {
+  if (Interner().pending() > 0) Interner().EncodePending(w, g_scratch);
+}
+
+void WriteBatchLocked(uint32_t tid, uint64_t sequence,
+                      const EventRecord* records, size_t n) {
+  WireWriter w(g_out, kOutSize);
+  EncodePendingNodesLocked(&w);
+  EncodeEventBatch(&w, tid, sequence, records, n, g_scratch);
+  AppendLocked(w);
+}
+
+uint64_t TotalEvents() {
+  uint64_t n = g_slow_events.load(std::memory_order_relaxed);
+  for (ThreadBuffer* b = g_threads.load(std::memory_order_acquire); b;
+       b = b->next) {
+    n += b->events;
+  }
+  return n;
+}
+
+void StopTracingLocked(int err, const char* what) {
+  if (g_state.load(std::memory_order_relaxed) >= kStopped) return;
+  g_state.store(kStopped, std::memory_order_release);
+  g_tracing_active = false;
+  char msg[512];
+  RawBuffer b(msg, sizeof(msg));
+  b.Str("MALLOC_TRACE=")
+      .Str(g_file.path())
+      .Str(": ")
+      .Str(what)
+      .Str(": ")
+      .Str(ErrnoText(err))
+      .Str("; tracing stopped, the program continues untraced");
+  RawLog(b);
+  // Try to say so in the file; this may fail too (disk still full).
+  uint8_t buf[1024];
+  WireWriter w(buf, sizeof(buf));
+  char text[256];
+  RawBuffer t(text, sizeof(text));
+  t.Str("trace cut short: ").Str(what).Str(": ").Str(ErrnoText(err));
+  EncodeNotice(&w, kError, NowNs(), t.CStr(), GetTid());
+  SummaryInfo s;
+  s.reason = kExitTraceStopped;
+  s.time_ns = NowNs();
+  s.events = TotalEvents();
+  s.dropped_events = g_dropped.load(std::memory_order_relaxed);
+  EncodeSummary(&w, s);
+  if (!w.overflow()) g_file.Append(w.data(), w.size());
+  g_file.Close();
+}
+
+// ---- Modules ----
+
+// Writes a new ModuleEpoch if the set of loaded objects changed. Must be
+// called with no recorder lock held (it enters the loader).
+void CheckModules(bool force) {
+  if (!g_module_lock.TryLock()) return;  // someone else is checking
+  ModuleGeneration gen = CurrentModuleGeneration();
+  if (!force && gen == g_modgen) {
+    g_module_lock.Unlock();
+    return;
+  }
+  bool unloaded = gen.subs != g_modgen.subs;
+  g_modgen = gen;
+  for (;;) {
+    if (g_epoch_buf == nullptr) {
+      g_epoch_cap = 256 << 10;
+      g_epoch_buf = static_cast<uint8_t*>(InternalMap(g_epoch_cap));
+      if (g_epoch_buf == nullptr) break;
+    }
+    WireWriter w(g_epoch_buf, g_epoch_cap);
+    // The epoch number is assigned under g_lock below; encode a placeholder
+    // 0-free value by snapshotting first and patching is not possible, so
+    // encode with the next number and accept rare gaps.
+    EncodeModuleEpoch(&w, g_epoch + 1, NowNs(), g_exe);
+    if (w.overflow()) {
+      InternalUnmap(g_epoch_buf, g_epoch_cap);
+      g_epoch_buf = static_cast<uint8_t*>(InternalMap(g_epoch_cap * 4));
+      g_epoch_cap *= 4;
+      if (g_epoch_buf == nullptr) break;
+      continue;
+    }
+    SpinLockHolder l(&g_lock);
+    if (g_state.load(std::memory_order_relaxed) == kActive) {
+      // Nodes interned so far belong to the previous epoch.
+      WireWriter nodes(g_out, kOutSize);
+      EncodePendingNodesLocked(&nodes);
+      if (nodes.size() > 0) AppendLocked(nodes);
+      ++g_epoch;
+      AppendLocked(w);
+      // After a dlclose, addresses may be reused by another object: stacks
+      // interned before must get fresh node definitions.
+      if (unloaded) Interner().Reset(false);
+    }
+    break;
+  }
+  g_module_lock.Unlock();
+}
+
+// ---- Stacks ----
+
+__attribute__((noinline)) uint32_t InternSlow(const uint64_t* pcs, int n) {
+  CheckModules(false);
+  SpinLockHolder l(&g_lock);
+  if (g_state.load(std::memory_order_relaxed) != kActive) return 0;
+  uint32_t id = Interner().Intern(pcs, n);
+  if (Interner().pending() >= kMaxPendingNodes) {
+    WireWriter w(g_out, kOutSize);
+    EncodePendingNodesLocked(&w);
+    AppendLocked(w);
+  }
+  return id;
+}
+
+inline uint32_t CurrentStack() {
+  uint64_t pcs[kMaxStackDepth];
+  int n = CaptureStack(pcs, g_stack_depth);
+  if (n == 0) return 0;
+  uint32_t id = Interner().Find(pcs, n, StackInterner::Hash(pcs, n));
+  if (__builtin_expect(id != 0, 1)) return id;
+  return InternSlow(pcs, n);
+}
+
+// ---- Thread buffers ----
+
+void FlushBuffer(ThreadBuffer* b) {
+  SpinLockHolder c(&b->consumer);
+  uint64_t t = b->tail.load(std::memory_order_relaxed);
+  uint64_t h = b->head.load(std::memory_order_acquire);
+  if (h == t) return;
+  SpinLockHolder l(&g_lock);
+  if (g_state.load(std::memory_order_relaxed) == kActive) {
+    size_t n = static_cast<size_t>(h - t);
+    for (size_t i = 0; i < n; ++i) g_linear[i] = b->ring[(t + i) % kRingSize];
+    WriteBatchLocked(b->tid, b->sequence++, g_linear, n);
+  }
+  b->tail.store(h, std::memory_order_release);
+}
+
+void FlushAll() {
+  for (ThreadBuffer* b = g_threads.load(std::memory_order_acquire); b;
+       b = b->next) {
+    if (b->in_use.load(std::memory_order_acquire)) FlushBuffer(b);
+  }
+}
+
+void WriteThreadInfo(uint32_t tid, uint64_t start_ns, uint64_t exit_ns,
+                     const char* name) {
+  uint8_t buf[256];
+  WireWriter w(buf, sizeof(buf));
+  EncodeThreadInfo(&w, tid, name, start_ns, exit_ns);
+  SpinLockHolder l(&g_lock);
+  if (g_state.load(std::memory_order_relaxed) == kActive) AppendLocked(w);
+}
+
+// pthread key destructor: runs at thread exit. It re-arms itself for two
+// more rounds so that other keys' destructors (which often free memory) run
+// first; events after the final round take the slow path.
+void ThreadExit(void* arg) {
+  auto* b = static_cast<ThreadBuffer*>(arg);
+  Guard g;
+  if (++t_dtor_rounds < 3) {
+    pthread_setspecific(g_key, b);
+    return;
+  }
+  FlushBuffer(b);
+  char name[17] = {};
+  prctl(PR_GET_NAME, name, 0, 0, 0);
+  WriteThreadInfo(b->tid, b->start_ns, NowNs(), name);
+  {
+    SpinLockHolder c(&b->consumer);
+    t_dead_sequence = b->sequence;
+    g_slow_events.fetch_add(b->events, std::memory_order_relaxed);
+    b->events = 0;
+    b->in_use.store(false, std::memory_order_release);
+  }
+  t_buf = nullptr;
+  t_state = kDead;
+}
+
+void StartFlusher();
+
+ThreadBuffer* AttachThread() {
+  if (t_state == kDead || !g_key_ok) return nullptr;
+  ThreadBuffer* b = nullptr;
+  {
+    SpinLockHolder l(&g_lock);
+    for (ThreadBuffer* p = g_threads.load(std::memory_order_relaxed); p;
+         p = p->next) {
+      if (!p->in_use.load(std::memory_order_relaxed)) {
+        b = p;
+        break;
+      }
+    }
+    if (b == nullptr) {
+      b = static_cast<ThreadBuffer*>(InternalMap(sizeof(ThreadBuffer)));
+      if (b == nullptr) return nullptr;
+      b->next = g_threads.load(std::memory_order_relaxed);
+      g_threads.store(b, std::memory_order_release);
+    }
+    SpinLockHolder c(&b->consumer);
+    b->head.store(0, std::memory_order_relaxed);
+    b->tail.store(0, std::memory_order_relaxed);
+    b->tid = GetTid();
+    b->sequence = 0;
+    b->events = 0;
+    b->start_ns = NowNs();
+    b->in_use.store(true, std::memory_order_release);
+  }
+  t_buf = b;
+  t_state = kAttached;
+  pthread_setspecific(g_key, b);
+  return b;
+}
+
+// Records one event from a thread that has no buffer (after its TLS
+// destructors ran, or out of memory): written at once as its own batch.
+__attribute__((noinline)) void RecordSlow(const EventRecord& r) {
+  SpinLockHolder l(&g_lock);
+  if (g_state.load(std::memory_order_relaxed) != kActive) return;
+  g_slow_events.fetch_add(1, std::memory_order_relaxed);
+  WriteBatchLocked(GetTid(), t_dead_sequence++, &r, 1);
+}
+
+inline void Push(uint32_t kind, uint64_t address, uint64_t size,
+                 uint64_t usable, uint32_t stack, uint64_t old_address) {
+  uint64_t now = NowNs();
+  ThreadBuffer* b = t_buf;
+  if (__builtin_expect(b == nullptr, 0)) b = AttachThread();
+  EventRecord r;
+  r.time_ns = now;
+  r.address = address;
+  r.size = size;
+  r.old_address = old_address;
+  r.stack = stack;
+  uint64_t slack = usable > size ? usable - size : 0;
+  r.slack = slack > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(slack);
+  r.kind = kind;
+  r.pad = 0;
+  if (__builtin_expect(b == nullptr, 0)) {
+    RecordSlow(r);
+    return;
+  }
+  uint64_t h = b->head.load(std::memory_order_relaxed);
+  uint64_t t = b->tail.load(std::memory_order_acquire);
+  if (__builtin_expect(h - t >= kRingSize, 0)) {
+    FlushBuffer(b);
+  } else if (h != t &&
+             __builtin_expect(now - b->ring[t % kRingSize].time_ns > g_flush_ns,
+                              0)) {
+    FlushBuffer(b);
+  }
+  b->ring[h % kRingSize] = r;
+  b->head.store(h + 1, std::memory_order_release);
+  ++b->events;
+}
+
+// ---- Flusher thread ----
+
+void* FlusherMain(void*) {
+  t_busy = true;  // never record our own allocations
+  prctl(PR_SET_NAME, "heaplens-flush", 0, 0, 0);
+  for (;;) {
+    uint64_t ns = g_flush_ns / 2;
+    if (ns < 1000000) ns = 1000000;
+    struct timespec ts = {static_cast<time_t>(ns / 1000000000ull),
+                          static_cast<long>(ns % 1000000000ull)};
+    nanosleep(&ts, nullptr);
+    if (g_state.load(std::memory_order_acquire) != kActive) break;
+    CheckModules(false);
+    FlushAll();
+  }
+  return nullptr;
+}
+
+void StartFlusher() {
+  if (g_flusher_started.exchange(true)) return;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 << 10);
+  pthread_t th;
+  if (pthread_create(&th, &attr, FlusherMain, nullptr) != 0) {
+    // Without it, owners still flush by age and size; idle threads' last
+    // events may be lost on SIGKILL.
+  }
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+// The flusher is started outside any allocator lock: from the constructor,
+// or (in a forked child) from the next malloc/free hook.
+inline void MaybeStartFlusher() {
+  if (__builtin_expect(!g_flusher_started.load(std::memory_order_relaxed), 0) &&
+      g_ctor_done && g_state.load(std::memory_order_relaxed) == kActive) {
+    StartFlusher();
+  }
+}
+
+// ---- Start ----
+
+size_t ReadFile(const char* path, char* buf, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  size_t n = 0;
+  while (n < cap) {
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r <= 0) break;
+    n += static_cast<size_t>(r);
+  }
+  close(fd);
+  return n;
+}
+
+bool WriteHeaderAndModules(uint32_t parent_trace_pid) {
+  char* cmdline = reinterpret_cast<char*>(g_scratch);
+  size_t len = ReadFile("/proc/self/cmdline", cmdline, 64 << 10);
+  const char* argv[256];
+  int argc = 0;
+  for (size_t i = 0; i < len && argc < 256;) {
+    argv[argc++] = cmdline + i;
+    while (i < len && cmdline[i] != '\0') ++i;
+    ++i;
+  }
+  if (len > 0) cmdline[len < (64u << 10) ? len : len - 1] = '\0';
+  HeaderInfo h;
+  h.pid = static_cast<uint32_t>(getpid());
+  h.ppid = static_cast<uint32_t>(getppid());
+  h.exe = g_exe;
+  h.argv = argv;
+  h.argc = argc;
+  h.page_size = static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
+  h.start_monotonic_ns = g_start_ns;
+  struct timespec rt;
+  clock_gettime(CLOCK_REALTIME, &rt);
+  h.start_realtime_ns = static_cast<uint64_t>(rt.tv_sec) * 1000000000ull +
+                        static_cast<uint64_t>(rt.tv_nsec);
+  const char* opts = getenv("HEAPLENS_OPTIONS");
+  h.options = opts != nullptr ? opts : "";
+  h.mmap_threshold = 128 << 10;
+  h.trim_threshold = 128 << 10;
+  h.allocator = "heaplens 0.1";
+  h.initial_brk = reinterpret_cast<uint64_t>(sbrk(0));
+  h.max_stack_depth = static_cast<uint32_t>(g_stack_depth);
+  h.parent_trace_pid = parent_trace_pid;
+  WireWriter w(g_out, kOutSize);
+  EncodeHeader(&w, h);
+  {
+    SpinLockHolder l(&g_lock);
+    if (!AppendLocked(w)) return false;
+  }
+  g_modgen = ModuleGeneration();
+  g_epoch = 0;
+  CheckModules(true);
+  return g_state.load(std::memory_order_relaxed) <= kActive;
+}
+
+const char* BaseName(const char* p) {
+  const char* s = strrchr(p, '/');
+  return s != nullptr ? s + 1 : p;
+}
+
+// Opens the file for this pid and writes the header and modules. Logs and
+// returns false on failure.
+bool OpenTrace(uint32_t parent_trace_pid) {
+  char path[4096];
+  int pid = getpid();
+  if (!ExpandTracePath(g_pattern, pid, BaseName(g_exe), path, sizeof(path))) {
+    RawLog("MALLOC_TRACE: path too long; running untraced");
+    return false;
+  }
+  int err;
+  const char* what;
+  if (!g_file.Open(path, pid, &err, &what)) {
+    char msg[512];
+    RawBuffer b(msg, sizeof(msg));
+    b.Str("MALLOC_TRACE=")
+        .Str(g_file.path()[0] != '\0' ? g_file.path() : path)
+        .Str(": ")
+        .Str(what)
+        .Str(": ")
+        .Str(ErrnoText(err))
+        .Str("; running untraced");
+    RawLog(b);
+    return false;
+  }
+  return true;
+}
+
+bool DoInit() {
+  const char* pattern = getenv("MALLOC_TRACE");
+  if (pattern == nullptr || pattern[0] == '\0') return false;
+  // Ignored for setuid/setgid programs, as glibc does. The environment
+  // variable simulates AT_SECURE for tests (it can only turn tracing off).
+  if (getauxval(AT_SECURE) != 0 ||
+      getenv("HEAPLENS_TEST_ASSUME_SECURE") != nullptr) {
+    return false;
+  }
+  size_t plen = strlen(pattern);
+  if (plen >= sizeof(g_pattern)) {
+    RawLog("MALLOC_TRACE: path too long; running untraced");
+    return false;
+  }
+  memcpy(g_pattern, pattern, plen + 1);
+  ReadOptions();
+  ssize_t n = readlink("/proc/self/exe", g_exe, sizeof(g_exe) - 1);
+  g_exe[n > 0 ? n : 0] = '\0';
+  g_out = static_cast<uint8_t*>(InternalMap(kOutSize));
+  g_scratch = static_cast<uint8_t*>(
+      InternalMap(BatchScratchSize(kRingSize) + (64 << 10)));
+  g_linear =
+      static_cast<EventRecord*>(InternalMap(sizeof(EventRecord) * kRingSize));
+  if (g_out == nullptr || g_scratch == nullptr || g_linear == nullptr) {
+    RawLog("MALLOC_TRACE: out of memory for trace buffers; running untraced");
+    return false;
+  }
+  if (!OpenTrace(0)) return false;
+  new (g_interner_storage) StackInterner();
+  g_start_ns = MonotonicNs();
+  UnwinderInit(true);
+  g_key_ok = pthread_key_create(&g_key, ThreadExit) == 0;
+  g_state.store(kActive, std::memory_order_release);
+  if (!WriteHeaderAndModules(0)) return false;
+  g_tracing_active = true;
+  return true;
+}
+
+// ---- Exit ----
+
+struct GraphSink {
+  static bool Emit(void*, const uint8_t* data, size_t n) {
+    int e = g_file.Append(data, n);
+    if (e != 0) {
+      SpinLockHolder l(&g_lock);
+      g_state.store(kFinishing, std::memory_order_relaxed);
+      StopTracingLocked(e, "cannot write");
+      return false;
+    }
+    return true;
+  }
+};
+
+void Finish(ExitReason reason, int status) {
+  Guard g;
+  if (g_state.load(std::memory_order_acquire) != kActive) return;
+  FlushAll();
+  uint32_t main_tid = GetTid();
+  if (t_buf != nullptr) {
+    char name[17] = {};
+    prctl(PR_GET_NAME, name, 0, 0, 0);
+    WriteThreadInfo(main_tid, t_buf->start_ns, 0, name);
+  }
+  {
+    SpinLockHolder l(&g_lock);
+    if (g_state.load(std::memory_order_relaxed) != kActive) return;
+    WireWriter w(g_out, kOutSize);
+    EncodePendingNodesLocked(&w);
+    if (w.size() > 0 && !AppendLocked(w)) return;
+    // From here on only this thread writes.
+    g_state.store(kFinishing, std::memory_order_release);
+  }
+  SummaryInfo s;
+  s.reason = reason;
+  s.exit_status = status;
+  if (reason == kExitNormal) {
+    HeapGraphStats st;
+    if (!WriteHeapGraph(&GraphSink::Emit, nullptr, &st)) return;
+    s.heap_graph = true;
+    s.live_blocks = st.live_blocks;
+    s.live_bytes = st.live_bytes;
+  }
+  s.time_ns = NowNs();
+  s.events = TotalEvents();
+  s.dropped_events = g_dropped.load(std::memory_order_relaxed);
+  uint8_t buf[256];
+  WireWriter w(buf, sizeof(buf));
+  EncodeSummary(&w, s);
+  g_file.Append(w.data(), w.size());
+  g_tracing_active = false;
+  g_state.store(kStopped, std::memory_order_release);
+}
+
+void OnExit(int status, void*) { Finish(kExitNormal, status); }
+
+__attribute__((constructor)) void RecorderConstructor() {
+  RecorderInit();
+  on_exit(OnExit, nullptr);
+  g_ctor_done = true;
+  if (g_state.load(std::memory_order_acquire) == kActive) {
+    Guard g;
+    StartFlusher();
+  }
+}
+
+}  // namespace
+
+// ---- recorder.h ----
+
+void RecorderInit() {
+  if (__builtin_expect(g_state.load(std::memory_order_acquire) != kUninit, 1)) {
+    return;
+  }
+  if (environ == nullptr) return;  // too early: libc has no environment yet
+  int expected = kUninit;
+  if (!g_state.compare_exchange_strong(expected, kIniting)) return;
+  Guard g;
+  if (!DoInit()) {
+    g_tracing_active = false;
+    int s = g_state.load(std::memory_order_relaxed);
+    if (s == kIniting || s == kActive) {
+      g_state.store(kDisabled, std::memory_order_release);
+    }
+  }
+}
+
+void RecorderPrepareFork() {
+  t_busy = true;  // the guard is restored in Parent/Child
+  g_module_lock.Lock();
+  g_lock.Lock();
+}
+
+void RecorderParentAfterFork() {
+  g_lock.Unlock();
+  g_module_lock.Unlock();
+  t_busy = false;
+}
+
+void RecorderChildAfterFork() {
+  g_lock.ResetAfterFork();
+  g_module_lock.ResetAfterFork();
+  t_tid = 0;
+  int state = g_state.load(std::memory_order_relaxed);
+  if (state != kActive) {
+    t_busy = false;
+    return;
+  }
+  uint32_t parent = static_cast<uint32_t>(getppid());
+  // Other threads do not exist here; their buffers and our own pending
+  // events belong to the parent's trace.
+  for (ThreadBuffer* b = g_threads.load(std::memory_order_relaxed); b;
+       b = b->next) {
+    b->consumer.ResetAfterFork();
+    b->head.store(0, std::memory_order_relaxed);
+    b->tail.store(0, std::memory_order_relaxed);
+    b->sequence = 0;
+    b->events = 0;
+    b->in_use.store(b == t_buf, std::memory_order_relaxed);
+  }
+  if (t_buf != nullptr) {
+    t_buf->tid = GetTid();
+    t_buf->start_ns = 0;
+  }
+  g_slow_events.store(0);
+  g_dropped.store(0);
+  g_flusher_started.store(false);
+  // The inherited descriptor shares the parent's file and lock: drop it.
+  g_file.Abandon();
+  Interner().Reset(true);
+  g_start_ns = MonotonicNs();
+  g_tracing_active = false;
+  if (!OpenTrace(parent)) {
+    g_state.store(kDisabled, std::memory_order_release);
+    t_busy = false;
+    return;
+  }
+  if (!WriteHeaderAndModules(parent)) {
+    t_busy = false;
+    return;
+  }
+  g_tracing_active = true;
+  t_busy = false;
+}
+
+void RecorderOnUnderscoreExit(int status) { Finish(kExitUnderscore, status); }
+
+void RecorderMark(uint64_t id) {
+  if (!TracingActive() || t_busy) return;
+  Guard g;
+  Push(static_cast<uint32_t>(EventKind::kMark), 0, id, 0, 0, 0);
+}
+
+// ---- track.h ----
+
+void TrackAlloc(EventKind kind, void* ptr, size_t size, size_t usable) {
+  if (t_busy) return;
+  Guard g;
+  MaybeStartFlusher();
+  uint32_t stack = CurrentStack();
+  Push(static_cast<uint32_t>(kind), reinterpret_cast<uintptr_t>(ptr), size,
+       usable, stack, 0);
+}
+
+void TrackRealloc(void* old_ptr, void* new_ptr, size_t size, size_t usable) {
+  if (t_busy) return;
+  Guard g;
+  MaybeStartFlusher();
+  uint32_t stack = CurrentStack();
+  Push(static_cast<uint32_t>(EventKind::kRealloc),
+       reinterpret_cast<uintptr_t>(new_ptr), size, usable, stack,
+       reinterpret_cast<uintptr_t>(old_ptr));
+}
+
+void TrackFree(EventKind kind, void* ptr) {
+  if (t_busy) return;
+  Guard g;
+  MaybeStartFlusher();
+  Push(static_cast<uint32_t>(kind), reinterpret_cast<uintptr_t>(ptr), 0, 0, 0,
+       0);
+}
+
+void TrackInvalidFree(void* ptr) {
+  if (t_busy) return;
+  Guard g;
+  uint32_t stack = CurrentStack();
+  Push(static_cast<uint32_t>(EventKind::kInvalidFree),
+       reinterpret_cast<uintptr_t>(ptr), 0, 0, stack, 0);
+}
+
+void TrackAllocFailed(size_t size) {
+  if (t_busy) return;
+  Guard g;
+  uint32_t stack = CurrentStack();
+  Push(static_cast<uint32_t>(EventKind::kAllocFailed), 0, size, size, stack, 0);
+}
+
+void TrackSegment(EventKind kind, uintptr_t addr, size_t size) {
+  if (t_busy) return;
+  Guard g;
+  Push(static_cast<uint32_t>(kind), addr, size, size, 0, 0);
+}
 
 }  // namespace heaplens
