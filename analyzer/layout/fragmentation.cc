@@ -9,7 +9,7 @@ namespace heaplens::layout {
 namespace {
 
 // Without a known duration the timeline starts at this resolution.
-constexpr uint64_t kInitialIntervalNs = 1000;
+constexpr uint64_t kInitialIntervalNs = 1;
 
 }  // namespace
 
