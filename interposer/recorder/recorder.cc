@@ -36,6 +36,7 @@
 
 #include "interposer/internal_memory.h"
 #include "interposer/log.h"
+#include "interposer/options.h"
 #include "interposer/recorder/event_batch.h"
 #include "interposer/recorder/heap_graph.h"
 #include "interposer/recorder/module_map.h"
@@ -145,36 +146,18 @@ uint32_t GetTid() {
   return t_tid;
 }
 
-// ---- Options (HEAPLENS_OPTIONS: stack_depth, flush_ms) ----
+// ---- Options (options.inc: stack_depth, flush_ms) ----
 
-uint64_t ParseNumber(const char* p, const char** end) {
-  uint64_t v = 0;
-  while (*p >= '0' && *p <= '9') v = v * 10 + static_cast<uint64_t>(*p++ - '0');
-  *end = p;
-  return v;
-}
+char g_options[1024];
 
 void ReadOptions() {
-  const char* s = getenv("HEAPLENS_OPTIONS");
-  if (s == nullptr) return;
-  while (*s != '\0') {
-    const char* name = s;
-    while (*s != '\0' && *s != '=' && *s != ':' && *s != ',') ++s;
-    size_t len = static_cast<size_t>(s - name);
-    if (*s == '=') {
-      const char* end;
-      uint64_t v = ParseNumber(s + 1, &end);
-      if (len == 11 && memcmp(name, "stack_depth", 11) == 0) {
-        g_stack_depth =
-            v > kMaxStackDepth ? kMaxStackDepth : static_cast<int>(v);
-      } else if (len == 8 && memcmp(name, "flush_ms", 8) == 0 && v > 0) {
-        g_flush_ns = v * 1000000ull;
-      }
-      s = end;
-      while (*s != '\0' && *s != ':' && *s != ',') ++s;
-    }
-    if (*s != '\0') ++s;
-  }
+  InitOptions();
+  const Options& o = GetOptions();
+  g_stack_depth = o.stack_depth > static_cast<uint64_t>(kMaxStackDepth)
+                      ? kMaxStackDepth
+                      : static_cast<int>(o.stack_depth);
+  g_flush_ns = (o.flush_ms > 0 ? o.flush_ms : 1) * 1000000ull;
+  OptionsCanonicalString(g_options, sizeof(g_options));
 }
 
 // ---- Writing (g_lock held) ----
@@ -536,10 +519,9 @@ bool WriteHeaderAndModules(uint32_t parent_trace_pid) {
   clock_gettime(CLOCK_REALTIME, &rt);
   h.start_realtime_ns = static_cast<uint64_t>(rt.tv_sec) * 1000000000ull +
                         static_cast<uint64_t>(rt.tv_nsec);
-  const char* opts = getenv("HEAPLENS_OPTIONS");
-  h.options = opts != nullptr ? opts : "";
-  h.mmap_threshold = 128 << 10;
-  h.trim_threshold = 128 << 10;
+  h.options = g_options;
+  h.mmap_threshold = GetOptions().mmap_threshold;
+  h.trim_threshold = GetOptions().trim_threshold;
   h.allocator = "heaplens 0.1";
   h.initial_brk = reinterpret_cast<uint64_t>(sbrk(0));
   h.max_stack_depth = static_cast<uint32_t>(g_stack_depth);
