@@ -1,8 +1,7 @@
 // End-to-end tests: run e2e_prog under a preload with MALLOC_TRACE set and
 // parse the trace with libprotobuf. The preload is the test-only
-// testing/libfakepreload.so (glibc malloc + the real recorder) and, when
-// it is built, //interposer:libheaplens.so (HEAPLENS_E2E_PRELOADS lists the
-// runfiles paths).
+// testing/libfakepreload.so (glibc malloc + the real recorder) and
+// //interposer:libheaplens.so (the heaplens allocator + the recorder).
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -436,18 +435,10 @@ TEST_P(RecorderE2E, ExceptionsStillWork) {
   EXPECT_NE(r.out.find("caught boom"), std::string::npos);
 }
 
-std::vector<std::string> Preloads() {
-  std::vector<std::string> v = {
-      "interposer/recorder/testing/libfakepreload.so"};
-  std::string real = Runfile("interposer/libheaplens.so");
-  if (getenv("HEAPLENS_E2E_REAL") != nullptr &&
-      access(real.c_str(), F_OK) == 0) {
-    v.push_back("interposer/libheaplens.so");
-  }
-  return v;
-}
-
-INSTANTIATE_TEST_SUITE_P(Preloads, RecorderE2E,
-                         ::testing::ValuesIn(Preloads()));
+INSTANTIATE_TEST_SUITE_P(
+    FakePreload, RecorderE2E,
+    ::testing::Values("interposer/recorder/testing/libfakepreload.so"));
+INSTANTIATE_TEST_SUITE_P(Heaplens, RecorderE2E,
+                         ::testing::Values("interposer/libheaplens.so"));
 
 }  // namespace
