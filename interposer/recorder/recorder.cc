@@ -19,6 +19,7 @@
 // once without recording. The flusher thread runs with t_busy set forever.
 #include "interposer/recorder/recorder.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -663,7 +664,24 @@ void Finish(ExitReason reason, int status) {
   g_state.store(kStopped, std::memory_order_release);
 }
 
-void OnExit(int status, void*) { Finish(kExitNormal, status); }
+// Like Valgrind, let libstdc++ release the memory it keeps for the whole
+// process lifetime (the emergency exception-handling pool) before the heap
+// graph is taken, so it is not reported as "still reachable" in every C++
+// program. Called outside the recursion guard: these frees must be recorded.
+// glibc's __libc_freeres is not called: later exit handlers still use libc.
+void ReleaseRuntimeCaches() {
+  using Freeres = void (*)();
+  auto freeres = reinterpret_cast<Freeres>(
+      dlsym(RTLD_DEFAULT, "_ZN9__gnu_cxx9__freeresEv"));
+  if (freeres != nullptr) freeres();
+}
+
+void OnExit(int status, void*) {
+  if (g_state.load(std::memory_order_acquire) == kActive) {
+    ReleaseRuntimeCaches();
+  }
+  Finish(kExitNormal, status);
+}
 
 __attribute__((constructor)) void RecorderConstructor() {
   RecorderInit();
