@@ -99,7 +99,7 @@ __attribute__((noinline)) void InitPhase2() {
   }
   InitOptions();
   {
-    SpinLockHolder h(g_heap.lock());
+    PageHeap::Locked h(&g_heap);
     g_heap.Configure(HeapConfig());
   }
   g_mmap_threshold = GetOptions().mmap_threshold;
@@ -269,7 +269,7 @@ void* AllocLarge(size_t n, size_t align, bool* fresh, size_t* usable) {
       (pages + align_pages) << kPageShift < g_mmap_threshold + kPageSize) {
     Span* s;
     {
-      SpinLockHolder h(g_heap.lock());
+      PageHeap::Locked h(&g_heap);
       s = g_heap.NewAligned(pages, align_pages);
     }
     if (s != nullptr) {
@@ -313,7 +313,7 @@ void FreeLive(void* p, Span* s, EventKind kind) {
       return;
     }
     case SpanState::kLarge: {
-      SpinLockHolder h(g_heap.lock());
+      PageHeap::Locked h(&g_heap);
       g_heap.Delete(s);
       return;
     }
@@ -695,7 +695,7 @@ void ForEachLiveChunk(void (*fn)(void* arg, uintptr_t start, size_t usable),
 void ForEachHeapRegion(void (*fn)(void* arg, uintptr_t start, size_t size),
                        void* arg) {
   if (!__atomic_load_n(&g_inited, __ATOMIC_ACQUIRE)) return;
-  SpinLockHolder h(g_heap.lock());
+  PageHeap::Locked h(&g_heap);
   for (int i = 0; i < g_heap.regions(); ++i) {
     const HeapRegion& r = g_heap.region(i);
     if (r.size > 0) fn(arg, r.start, r.size);

@@ -31,7 +31,7 @@ int CentralFreeList::RemoveRange(FreeObject** head, int n) {
       lock_.Unlock();
       Span* fresh;
       {
-        SpinLockHolder h(heap_->lock());
+        PageHeap::Locked h(heap_);
         fresh = heap_->New(info.pages);
         if (fresh != nullptr) heap_->RegisterSmall(fresh, cl_);
       }
@@ -79,7 +79,7 @@ void CentralFreeList::InsertRange(FreeObject* head) {
   }
   lock_.Unlock();
   if (empty != nullptr) {
-    SpinLockHolder h(heap_->lock());
+    PageHeap::Locked h(heap_);
     while (empty != nullptr) {
       Span* next = empty->next;
       empty->next = nullptr;

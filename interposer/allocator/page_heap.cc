@@ -16,11 +16,36 @@ uintptr_t RoundUp(uintptr_t v, uintptr_t a) { return (v + a - 1) & ~(a - 1); }
 uintptr_t RoundDown(uintptr_t v, uintptr_t a) { return v & ~(a - 1); }
 uintptr_t PageOf(uintptr_t a) { return a >> kPageShift; }
 
+struct PendingSegment {
+  EventKind kind;
+  uintptr_t addr;
+  size_t size;
+};
+constexpr int kMaxPending = 64;
+__thread PendingSegment t_pending[kMaxPending]
+    __attribute__((tls_model("initial-exec")));
+__thread int t_npending __attribute__((tls_model("initial-exec")));
+
 void Segment(EventKind kind, uintptr_t addr, size_t size) {
-  if (TracingActive()) TrackSegment(kind, addr, size);
+  if (!TracingActive()) return;
+  if (t_npending < kMaxPending) t_pending[t_npending++] = {kind, addr, size};
 }
 
 }  // namespace
+
+bool PendingSegmentsRoom(int n) {
+  return !TracingActive() || t_npending + n <= kMaxPending;
+}
+
+void EmitPendingSegments() {
+  int n = t_npending;
+  if (n == 0) return;
+  t_npending = 0;
+  for (int i = 0; i < n; ++i) {
+    PendingSegment e = t_pending[i];
+    if (TracingActive()) TrackSegment(e.kind, e.addr, e.size);
+  }
+}
 
 void PageHeap::Init(OsInterface* os, PageMap* map, const Config& config) {
   os_ = os;
@@ -358,11 +383,14 @@ void PageHeap::ApplyPolicy(Span* merged, uint64_t now) {
   MaybeTrim(merged);  // may free `merged`; do not use it below
   switch (config_.release_policy) {
     case kReleaseEager:
-      while (dirty_head_ != nullptr) Release(dirty_head_);
+      while (dirty_head_ != nullptr && PendingSegmentsRoom(4)) {
+        Release(dirty_head_);
+      }
       break;
     case kReleaseDecay:
       if (dirty_bytes_ > config_.dirty_max) {
-        while (dirty_head_ != nullptr && dirty_bytes_ > config_.dirty_max / 2) {
+        while (dirty_head_ != nullptr && dirty_bytes_ > config_.dirty_max / 2 &&
+               PendingSegmentsRoom(4)) {
           Release(dirty_head_);
         }
       }
@@ -378,7 +406,8 @@ void PageHeap::DecayLocked(uint64_t now) {
   last_decay_ms_ = now;
   if (config_.release_policy == kReleaseDecay) {
     while (dirty_head_ != nullptr &&
-           dirty_head_->time_ms + config_.decay_ms <= now) {
+           dirty_head_->time_ms + config_.decay_ms <= now &&
+           PendingSegmentsRoom(4)) {
       Release(dirty_head_);
     }
   }
@@ -386,13 +415,15 @@ void PageHeap::DecayLocked(uint64_t now) {
   Span* s = cached_;
   while (s != nullptr) {
     Span* next = s->next;
-    if (s->time_ms + config_.decay_ms <= now) EvictCached(s);
+    if (s->time_ms + config_.decay_ms <= now && PendingSegmentsRoom(4)) {
+      EvictCached(s);
+    }
     s = next;
   }
 }
 
 void PageHeap::Tick() {
-  SpinLockHolder h(&lock_);
+  Locked h(this);
   DecayLocked(os_->NowMs());
 }
 
@@ -411,7 +442,7 @@ void PageHeap::EvictCached(Span* s) {
 Span* PageHeap::NewMmapped(size_t bytes, size_t align) {
   size_t need = RoundUp(bytes, kPageSize);
   if (align <= kPageSize) {
-    SpinLockHolder h(&lock_);
+    Locked h(this);
     Span* best = nullptr;
     Span* largest = nullptr;
     for (Span* c = cached_; c != nullptr; c = c->next) {
@@ -473,7 +504,7 @@ Span* PageHeap::NewMmapped(size_t bytes, size_t align) {
   size_t tail = base + need + extra - (start + need);
   if (tail > 0) os_->Unmap(reinterpret_cast<void*>(start + need), tail);
   Segment(EventKind::kMmap, start, need);
-  SpinLockHolder h(&lock_);
+  Locked h(this);
   Span* s = NewSpanRecord();
   if (s == nullptr || !map_->Ensure(PageOf(start), 1)) {
     if (s != nullptr) FreeSpanRecord(s);
@@ -493,7 +524,7 @@ Span* PageHeap::NewMmapped(size_t bytes, size_t align) {
 }
 
 void PageHeap::DeleteMmapped(Span* s) {
-  SpinLockHolder h(&lock_);
+  Locked h(this);
   UnlinkList(&mmapped_, s);
   mmapped_bytes_ -= s->bytes();
   --in_use_;
@@ -504,7 +535,8 @@ void PageHeap::DeleteMmapped(Span* s) {
     LinkList(&cached_, s);
     ++ncached_;
     cached_bytes_ += s->bytes();
-    while (cached_bytes_ > config_.large_cache || ncached_ > kMaxCached) {
+    while ((cached_bytes_ > config_.large_cache || ncached_ > kMaxCached) &&
+           PendingSegmentsRoom(2)) {
       Span* oldest = cached_;
       while (oldest->next != nullptr) oldest = oldest->next;
       EvictCached(oldest);
@@ -522,7 +554,7 @@ bool PageHeap::ResizeMmapped(Span* s, size_t bytes) {
   size_t need = RoundUp(bytes, kPageSize);
   void* p = os_->Remap(reinterpret_cast<void*>(s->start), s->bytes(), need);
   if (p == nullptr) return false;
-  SpinLockHolder h(&lock_);
+  Locked h(this);
   map_->Set(PageOf(s->start), nullptr);
   Segment(EventKind::kMunmap, s->start, s->bytes());
   mmapped_bytes_ += need;
@@ -539,7 +571,7 @@ bool PageHeap::ResizeMmapped(Span* s, size_t bytes) {
 // ---- Introspection ----
 
 PageHeap::Stats PageHeap::GetStats() {
-  SpinLockHolder h(&lock_);
+  Locked h(this);
   Stats st = {};
   for (int i = 0; i < nregions_; ++i) {
     st.heap_bytes += regions_[i].size;

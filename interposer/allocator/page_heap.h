@@ -76,8 +76,32 @@ struct HeapRegion {
   bool brk;  // brk extent (true) or mmap'd fallback region
 };
 
+// Heap-shape events are produced under the page heap's lock but must reach
+// the recorder without it (the recorder's fork handler takes its locks
+// before ours, so calling it under ours could deadlock). They are queued in
+// a per-thread buffer and emitted when the lock is released (PageHeap::Locked)
+// -- before any chunk of a new range is returned to the caller.
+void EmitPendingSegments();
+// True when the pending buffer has room for `n` more events.
+bool PendingSegmentsRoom(int n);
+
 class PageHeap {
  public:
+  // Holds lock() and emits the queued segment events after unlocking.
+  class Locked {
+   public:
+    explicit Locked(PageHeap* h) : h_(h) { h_->lock_.Lock(); }
+    ~Locked() {
+      h_->lock_.Unlock();
+      EmitPendingSegments();
+    }
+    Locked(const Locked&) = delete;
+    Locked& operator=(const Locked&) = delete;
+
+   private:
+    PageHeap* h_;
+  };
+
   struct Config {
     size_t trim_threshold;
     size_t top_pad;
