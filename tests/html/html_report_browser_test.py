@@ -13,6 +13,7 @@ $TEST_UNDECLARED_OUTPUTS_DIR (report.png, report_max.png, report_minimal.png).
 If chromium is missing it tries `apt-get install chromium`; if that fails the
 test prints "SKIPPED: chromium not installed" and passes."""
 import glob
+import html
 import html.parser
 import os
 import re
@@ -204,6 +205,24 @@ class HtmlReportBrowserTest(unittest.TestCase):
     def test_sample_has_no_network_access(self):
         _, _, stderr, _ = self.page("sample")
         self.assertNotRegex(stderr, r"ERR_(BLOCKED|NAME_NOT_RESOLVED|INTERNET_DISCONNECTED|CONNECTION)")
+
+    def test_sample_interactions(self):
+        """Clicks and hovers with synthetic events (interaction_check.js)."""
+        self.page("sample")
+        with open(os.path.join(self.tmp, "sample.html"), encoding="utf-8") as f:
+            page = f.read()
+        with open(runfile("tests/html/interaction_check.js"), encoding="utf-8") as f:
+            check = f.read().replace("</", "<\\/")  # stay inside the script element
+        path = os.path.join(self.tmp, "sample_interactive.html")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(page.replace("</body>", "<script>" + check + "</script>\n</body>"))
+        r, _ = self.browser.run("file://" + path, "--dump-dom", "--window-size=1400,2000")
+        found = re.findall(r'<pre id="hl-selftest">(.*?)</pre>', r.stdout.decode("utf-8", errors="replace"), re.S)
+        self.assertTrue(found, "the interaction check did not run")
+        lines = html.unescape(found[-1]).splitlines()
+        print("\n".join(lines))
+        self.assertGreaterEqual(len(lines), 15)
+        self.assertEqual([], [l for l in lines if not l.startswith("PASS")])
 
     def test_max_sizes_render_within_budget(self):
         dom, text = self.assert_rendered_ok("max")
