@@ -48,8 +48,8 @@ std::string Demangle(const char* name) {
 }
 
 // The function name of a subprogram or inlined_subroutine DIE: its
-// demangled linkage name, else its DW_AT_name (following abstract_origin
-// and specification).
+// demangled linkage name, else its DW_AT_name qualified with the enclosing
+// namespaces and classes (following abstract_origin and specification).
 std::string DieName(Dwarf_Die* die) {
   Dwarf_Attribute attr;
   const char* linkage = nullptr;
@@ -58,11 +58,38 @@ std::string DieName(Dwarf_Die* die) {
     linkage = dwarf_formstring(&attr);
   }
   if (linkage != nullptr) return Demangle(linkage);
+  const char* name = nullptr;
   if (dwarf_attr_integrate(die, DW_AT_name, &attr) != nullptr) {
-    const char* name = dwarf_formstring(&attr);
-    if (name != nullptr) return name;
+    name = dwarf_formstring(&attr);
   }
-  return "";
+  if (name == nullptr) return "";
+  // The defining declaration, where the enclosing scopes are.
+  Dwarf_Die def = *die;
+  for (int hops = 0; hops < 4; ++hops) {
+    Dwarf_Die next;
+    if ((dwarf_attr(&def, DW_AT_abstract_origin, &attr) != nullptr ||
+         dwarf_attr(&def, DW_AT_specification, &attr) != nullptr) &&
+        dwarf_formref_die(&attr, &next) != nullptr) {
+      def = next;
+    } else {
+      break;
+    }
+  }
+  std::string qualified;
+  Dwarf_Die* scopes = nullptr;
+  const int n = dwarf_getscopes_die(&def, &scopes);
+  for (int i = n - 1; i >= 1; --i) {
+    const int tag = dwarf_tag(&scopes[i]);
+    if (tag != DW_TAG_namespace && tag != DW_TAG_class_type &&
+        tag != DW_TAG_structure_type && tag != DW_TAG_union_type) {
+      continue;
+    }
+    const char* scope = dwarf_diename(&scopes[i]);
+    absl::StrAppend(&qualified,
+                    scope != nullptr ? scope : "(anonymous namespace)", "::");
+  }
+  free(scopes);
+  return qualified + name;
 }
 
 std::string ReadBuildId(Elf* elf) {

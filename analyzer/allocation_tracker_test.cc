@@ -1,0 +1,85 @@
+#include "analyzer/allocation_tracker.h"
+
+#include "analyzer/testing/trace_builder.h"
+#include "gtest/gtest.h"
+
+namespace heaplens {
+namespace {
+
+using namespace ::heaplens::testing;  // NOLINT: event constructors
+
+void Feed(AllocationTracker& t, const std::vector<Event>& events) {
+  for (const Event& e : events) t.OnEvent(e);
+  t.OnEnd(ReplayStats{});
+}
+
+TEST(AllocationTrackerTest, LiveSetTotalsAndPeak) {
+  AllocationTracker t;
+  Feed(t, {Alloc(kMalloc, 1, 0x100, 10, 1), Alloc(kCalloc, 2, 0x200, 20, 2),
+           Realloc(3, 0x100, 0x300, 100, 3), Free(kFree, 4, 0x200),
+           AllocFailed(5, 1 << 30, 4)});
+  EXPECT_EQ(t.live().size(), 1u);
+  ASSERT_TRUE(t.live().contains(0x300));
+  EXPECT_EQ(t.live().at(0x300).size, 100u);
+  EXPECT_EQ(t.live().at(0x300).stack, 3u);
+  EXPECT_EQ(t.allocations(), 3u);
+  EXPECT_EQ(t.frees(), 2u);
+  EXPECT_EQ(t.bytes_allocated(), 130u);
+  EXPECT_EQ(t.peak_live_bytes(), 120u);
+  EXPECT_EQ(t.failed_allocations(), 1u);
+  EXPECT_TRUE(t.problems().empty());
+}
+
+TEST(AllocationTrackerTest, DoubleFreeHasBothStacks) {
+  AllocationTracker t;
+  Feed(t, {Alloc(kMalloc, 1, 0x100, 10, 7), Free(kFree, 2, 0x100),
+           InvalidFree(3, 0x100, 9)});
+  ASSERT_EQ(t.problems().size(), 1u);
+  const FreeProblem& p = t.problems()[0];
+  EXPECT_EQ(p.type, FreeProblemType::kDoubleFree);
+  EXPECT_EQ(p.free_stack, 9u);
+  EXPECT_EQ(p.alloc_stack, 7u);
+  EXPECT_EQ(p.block_size, 10u);
+  EXPECT_EQ(p.freed_time_ns, 2u);
+}
+
+TEST(AllocationTrackerTest, InteriorAndWildFrees) {
+  AllocationTracker t;
+  Feed(t, {Alloc(kMalloc, 1, 0x100, 64, 7), InvalidFree(2, 0x110, 9),
+           InvalidFree(3, 0x9999, 9)});
+  ASSERT_EQ(t.problems().size(), 2u);
+  EXPECT_EQ(t.problems()[0].type, FreeProblemType::kInteriorFree);
+  EXPECT_EQ(t.problems()[0].block_address, 0x100u);
+  EXPECT_EQ(t.problems()[1].type, FreeProblemType::kInvalidFree);
+  EXPECT_EQ(t.live().size(), 1u);
+}
+
+TEST(AllocationTrackerTest, MismatchedFrees) {
+  AllocationTracker t;
+  Feed(t, {Alloc(kMalloc, 1, 0x100, 8, 1), Free(kDelete, 2, 0x100),
+           Alloc(kNew, 3, 0x200, 8, 2), Free(kFree, 4, 0x200),
+           Alloc(kNewArray, 5, 0x300, 8, 3), Free(kDelete, 6, 0x300),
+           Alloc(kNew, 7, 0x400, 8, 4), Realloc(8, 0x400, 0x500, 16, 5),
+           Alloc(kNewArray, 9, 0x600, 8, 6), Free(kDeleteArray, 10, 0x600)});
+  ASSERT_EQ(t.problems().size(), 4u);
+  EXPECT_EQ(t.problems()[0].free_kind, kDelete);
+  EXPECT_EQ(t.problems()[0].alloc_kind, kMalloc);
+  EXPECT_EQ(t.problems()[1].alloc_kind, kNew);
+  EXPECT_EQ(t.problems()[2].alloc_kind, kNewArray);
+  EXPECT_EQ(t.problems()[3].free_kind, kRealloc);
+  for (const FreeProblem& p : t.problems()) {
+    EXPECT_EQ(p.type, FreeProblemType::kMismatchedFree);
+  }
+  EXPECT_EQ(t.live().size(), 1u);  // the realloc'd block
+}
+
+TEST(AllocationTrackerTest, FreeOfUnknownAddress) {
+  AllocationTracker t;
+  Feed(t, {Free(kFree, 1, 0x100)});
+  ASSERT_EQ(t.problems().size(), 1u);
+  EXPECT_EQ(t.problems()[0].type, FreeProblemType::kUnknownFree);
+  EXPECT_EQ(t.frees(), 0u);
+}
+
+}  // namespace
+}  // namespace heaplens

@@ -1,0 +1,183 @@
+#include "analyzer/report.h"
+
+#include "analyzer/test_util.h"
+#include "analyzer/testing/trace_builder.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+
+namespace heaplens {
+namespace {
+
+using namespace ::heaplens::testing;  // NOLINT: builders
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+using google::protobuf::Struct;
+using google::protobuf::Value;
+
+Struct Parse(const std::string& json) {
+  Struct s;
+  auto status = google::protobuf::util::JsonStringToMessage(json, &s);
+  EXPECT_TRUE(status.ok()) << status << "\n" << json;
+  return s;
+}
+
+// A trace of a leaky program: a lost list (1 definite + 2 indirect), a block
+// reachable from a global, a block found only by an interior pointer, a
+// double free and a mismatched delete.
+TraceBuilder LeakyTrace(bool with_graph) {
+  TraceBuilder b;
+  const uint64_t s_list = b.Stack({0x1100, 0x1000});
+  const uint64_t s_glob = b.Stack({0x1200, 0x1000});
+  const uint64_t s_int = b.Stack({0x1300, 0x1000});
+  const uint64_t s_free = b.Stack({0x1400, 0x1000});
+  b.Batch(1, 0,
+          {Alloc(kMalloc, 1, 0x10000, 16, s_list),
+           Alloc(kMalloc, 2, 0x20000, 16, s_list),
+           Alloc(kMalloc, 3, 0x30000, 16, s_list),
+           Alloc(kMalloc, 4, 0x40000, 100, s_glob),
+           Alloc(kMalloc, 5, 0x50000, 64, s_int),
+           Alloc(kMalloc, 6, 0x60000, 8, s_free), Free(kFree, 7, 0x60000),
+           InvalidFree(8, 0x60000, s_free), Alloc(kNew, 9, 0x70000, 4, s_free),
+           Free(kFree, 10, 0x70000)});
+  if (with_graph) {
+    b.Graph({0x10000, 0x20000, 0x30000, 0x40000, 0x50000},
+            {{Ref(1)}, {Ref(2)}, {}, {}, {}},
+            {{trace::RootRegion::DATA, "/test/prog", {Ref(3), Ref(4, true)}}});
+    b.Summary(trace::ExitSummary::EXIT, 0, true);
+  }
+  return b;
+}
+
+std::string Render(const TraceBuilder& b, bool json, bool reachable = false) {
+  const std::string path = TempPath("t.hlt");
+  EXPECT_TRUE(b.WriteTo(path).ok());
+  auto a = AnalyzeTrace(path);
+  EXPECT_TRUE(a.ok()) << a.status();
+  if (!a.ok()) return "";
+  Symbolizer symbolizer((*a)->index);
+  Report r = BuildReport(**a, symbolizer);
+  ReportOptions options;
+  options.show_reachable = reachable;
+  return json ? RenderJson(r, options) : RenderText(r, options);
+}
+
+double Num(const Struct& s, const std::string& key) {
+  return s.fields().at(key).number_value();
+}
+
+TEST(ReportTest, JsonSummaryAndLeaks) {
+  Struct doc = Parse(Render(LeakyTrace(true), true));
+  const Struct& sum = doc.fields().at("summary").struct_value();
+  EXPECT_EQ(Num(sum, "definite_bytes"), 16);
+  EXPECT_EQ(Num(sum, "definite_blocks"), 1);
+  EXPECT_EQ(Num(sum, "indirect_bytes"), 32);
+  EXPECT_EQ(Num(sum, "indirect_blocks"), 2);
+  EXPECT_EQ(Num(sum, "possible_bytes"), 64);
+  EXPECT_EQ(Num(sum, "possible_blocks"), 1);
+  EXPECT_EQ(Num(sum, "reachable_bytes"), 100);
+  EXPECT_EQ(Num(sum, "reachable_blocks"), 1);
+  EXPECT_EQ(Num(sum, "unfreed_bytes"), 212);
+  EXPECT_EQ(Num(sum, "unfreed_blocks"), 5);
+  EXPECT_EQ(Num(sum, "total_allocations"), 7);
+  EXPECT_EQ(Num(sum, "total_frees"), 2);
+  EXPECT_EQ(Num(sum, "total_bytes_allocated"), 224);
+  EXPECT_EQ(Num(sum, "peak_live_bytes"), 220);
+  EXPECT_EQ(sum.fields().at("exit_reason").string_value(), "exit");
+  EXPECT_TRUE(sum.fields().at("has_heap_graph").bool_value());
+  EXPECT_TRUE(sum.fields().at("notes").has_list_value());
+
+  const auto& leaks = doc.fields().at("leaks").list_value();
+  ASSERT_EQ(leaks.values_size(), 3);  // reachable hidden
+  const Struct& first = leaks.values(0).struct_value();
+  EXPECT_EQ(first.fields().at("kind").string_value(), "possible");
+  EXPECT_EQ(Num(first, "bytes"), 64);
+  EXPECT_EQ(Num(first, "blocks"), 1);
+  const auto& stack = first.fields().at("stack").list_value();
+  ASSERT_EQ(stack.values_size(), 2);
+  const Struct& frame = stack.values(0).struct_value();
+  for (const char* key :
+       {"function", "file", "line", "module", "inlined", "address"}) {
+    EXPECT_TRUE(frame.fields().contains(key)) << key;
+  }
+  EXPECT_EQ(frame.fields().at("address").string_value(), "0x1300");
+  EXPECT_EQ(leaks.values(1).struct_value().fields().at("kind").string_value(),
+            "indirect");
+  EXPECT_EQ(leaks.values(2).struct_value().fields().at("kind").string_value(),
+            "definite");
+
+  const auto& bad = doc.fields().at("invalid_frees").list_value();
+  ASSERT_EQ(bad.values_size(), 2);
+  const Struct& dbl = bad.values(0).struct_value();
+  EXPECT_EQ(dbl.fields().at("kind").string_value(), "double_free");
+  EXPECT_EQ(dbl.fields().at("stack").list_value().values_size(), 2);
+  EXPECT_EQ(dbl.fields().at("alloc_stack").list_value().values_size(), 2);
+  const Struct& mis = bad.values(1).struct_value();
+  EXPECT_EQ(mis.fields().at("kind").string_value(), "mismatched_free");
+  EXPECT_EQ(mis.fields().at("free_api").string_value(), "free");
+  EXPECT_EQ(mis.fields().at("alloc_api").string_value(), "new");
+}
+
+TEST(ReportTest, ShowReachable) {
+  Struct doc = Parse(Render(LeakyTrace(true), true, /*reachable=*/true));
+  EXPECT_EQ(doc.fields().at("leaks").list_value().values_size(), 4);
+  std::string text = Render(LeakyTrace(true), false, true);
+  EXPECT_THAT(text, HasSubstr("100 bytes in 1 blocks are still reachable"));
+}
+
+TEST(ReportTest, TextLooksLikeValgrind) {
+  std::string text = Render(LeakyTrace(true), false);
+  EXPECT_THAT(text, HasSubstr("16 bytes in 1 blocks are definitely lost in "
+                              "loss record 3 of 3"));
+  EXPECT_THAT(text, HasSubstr("   at 0x1100: ??"));
+  EXPECT_THAT(text, HasSubstr("   by 0x1000: ??"));
+  EXPECT_THAT(text, HasSubstr("LEAK SUMMARY:"));
+  EXPECT_THAT(text, HasSubstr("definitely lost: 16 bytes in 1 blocks"));
+  EXPECT_THAT(text, HasSubstr("indirectly lost: 32 bytes in 2 blocks"));
+  EXPECT_THAT(text, HasSubstr("possibly lost: 64 bytes in 1 blocks"));
+  EXPECT_THAT(text, HasSubstr("still reachable: 100 bytes in 1 blocks"));
+  EXPECT_THAT(text, HasSubstr("Double free"));
+  EXPECT_THAT(text, HasSubstr("Mismatched free: free of a block from new"));
+  EXPECT_THAT(text, Not(HasSubstr("are still reachable")));
+  EXPECT_THAT(text,
+              HasSubstr("total heap usage: 7 allocs, 2 frees, 224 bytes"));
+}
+
+TEST(ReportTest, WithoutGraphEverythingIsUnfreed) {
+  Struct doc = Parse(Render(LeakyTrace(false), true));
+  const Struct& sum = doc.fields().at("summary").struct_value();
+  EXPECT_EQ(Num(sum, "unfreed_bytes"), 212);
+  EXPECT_EQ(Num(sum, "unfreed_blocks"), 5);
+  EXPECT_EQ(Num(sum, "definite_bytes"), 0);
+  EXPECT_FALSE(sum.fields().at("has_heap_graph").bool_value());
+  EXPECT_EQ(sum.fields().at("exit_reason").string_value(), "unknown");
+  const auto& leaks = doc.fields().at("leaks").list_value();
+  ASSERT_EQ(leaks.values_size(), 3);
+  EXPECT_EQ(leaks.values(0).struct_value().fields().at("kind").string_value(),
+            "unfreed");
+  EXPECT_EQ(Num(leaks.values(0).struct_value(), "bytes"), 100);
+  std::string text = Render(LeakyTrace(false), false);
+  EXPECT_THAT(text, HasSubstr("unfreed: 212 bytes in 5 blocks"));
+  EXPECT_THAT(text, HasSubstr("no exit summary"));
+}
+
+TEST(ReportTest, OutputIsDeterministic) {
+  // Equal-size groups: the order must not depend on hashing.
+  TraceBuilder b;
+  std::vector<Event> ev;
+  for (int i = 0; i < 50; ++i) {
+    const uint64_t s = b.Stack({0x5000u + i * 16, 0x1000});
+    ev.push_back(Alloc(kMalloc, i + 1, 0x100000 + i * 64, 32, s));
+  }
+  b.Batch(1, 0, ev);
+  const std::string a = Render(b, true);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Render(b, true), a);
+  Struct doc = Parse(a);
+  const auto& leaks = doc.fields().at("leaks").list_value();
+  ASSERT_EQ(leaks.values_size(), 50);
+}
+
+}  // namespace
+}  // namespace heaplens
