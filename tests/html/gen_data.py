@@ -374,8 +374,32 @@ def minimal():
             "leaks": [{"kind": "unfreed", "bytes": 4096, "blocks": 2, "stack": []}]}
 
 
+def malformed():
+    """Wrong types, out-of-range indices, absurd sizes, a newer version: the
+    page must draw what it can without a script error."""
+    return {"format": "heaplens-html", "version": 2,
+            "meta": {"program": 123, "argv": "not-a-list", "notes": "not-a-list", "duration_ns": "0x3b9aca00"},
+            "summary": None,
+            "findings": [None, "x", {"text": None, "severity": "<b>"}, {"text": "<i>italic</i>", "section": 7}],
+            "fragmentation": {"timeline": [{"time_ns": "0x10", "extent_bytes": "12"}, None, 5,
+                                           {"time_ns": 5, "extent_bytes": -1, "live_bytes": 1e300}],
+                              "peak": "x", "end": {"time_ns": None}},
+            "pinning": {"pinners": [None, {"stack": 99999, "address": "zzz"}, {"stack": [None, 5, {"function": {}}]}]},
+            "heap_map": {"peak": {"regions": [{"start": "0x1000", "size": 0}, None, {"size": 1e30, "kind": "<x>"}],
+                                  "cells": [{"region": 5}, None, {"region": 0, "offset": -5, "size": 1e30, "state": "<b>"},
+                                            {"region": 2, "offset": 1e29, "size": 1e29, "state": "pinning", "stack": -1},
+                                            {"region": 2, "offset": 0, "size": 5, "state": "mixed", "live_bytes": -3}]},
+                         "end": {"regions": "x", "cells": {}}},
+            "leaks": [{"kind": "<img src=x>", "bytes": "1", "stack": "x"}, {"stack": 3}, None, 7],
+            "leaks_omitted": {"rows": "many"},
+            "flame": {"leaked": {"bytes": 0},
+                      "allocated": {"function": "all", "bytes": 10,
+                                    "children": [{"bytes": 20, "children": "x"}, None, {"bytes": -4}]}},
+            "stacks": "x"}
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "sample"
-    data = {"sample": sample, "max": maximal, "minimal": minimal}[which]()
+    data = {"sample": sample, "max": maximal, "minimal": minimal, "malformed": malformed}[which]()
     json.dump(data, sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")

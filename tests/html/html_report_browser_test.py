@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Renders the HTML report in headless Chromium (Debian's `chromium`).
 
-For three data sets (tests/html/sample_data.json: every section and hostile
+For four data sets (tests/html/sample_data.json: every section and hostile
 strings; a generated one at every size limit of docs/html_report.md; a killed
-process with almost nothing) it renders the page with //analyzer/html:render_sample,
+process with almost nothing; malformed values of every kind) it renders the page with //analyzer/html:render_sample,
 loads it in headless Chromium, and checks from the DOM after the scripts ran:
 the page reports "heaplens-ok" (any JavaScript error turns it into
 "heaplens-error: ..."), the key elements are there, hostile strings are text
@@ -232,6 +232,13 @@ class HtmlReportBrowserTest(unittest.TestCase):
         self.assertEqual(375, dom.classes.get("leak-row"))  # 500 rows, the 125 reachable hidden
         self.assertIn("hl-flame-svg", dom.ids)
         self.assertIn("hl-heapmap-end", dom.ids)
+
+    def test_malformed_data_renders_without_script_errors(self):
+        dom, text = self.assert_rendered_ok("malformed")
+        self.assertIn("data format version 2", dom.text)
+        self.assertIn("<i>italic</i>", dom.text)
+        self.assertNotIn("<i>italic</i>", text)
+        self.assertNotIn("<img", text)
 
     def test_minimal_killed_process(self):
         dom, _ = self.assert_rendered_ok("minimal")
