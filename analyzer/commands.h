@@ -21,10 +21,12 @@ inline constexpr int kExitUsage = 2;
 
 int ReportCommand(const std::vector<std::string>& args);
 int RunCommand(const std::vector<std::string>& args);
+int ExportCommand(const std::vector<std::string>& args);  // cmd_export.cc
 
 // Help texts, printed for `heaplens CMD --help`.
 extern const char kReportHelp[];
 extern const char kRunHelp[];
+extern const char kExportHelp[];
 
 enum class ReportFormat { kText, kJson };
 

@@ -21,6 +21,8 @@ const Command kCommands[] = {
      "print the leak report of a trace"},
     {"run", heaplens::RunCommand, heaplens::kRunHelp,
      "run a program under the interposer, then report"},
+    {"export", heaplens::ExportCommand, heaplens::kExportHelp,
+     "write a trace as mtrace, folded stacks, massif or pprof"},
 };
 
 void Usage(std::ostream& os) {

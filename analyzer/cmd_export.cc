@@ -1,0 +1,193 @@
+// `heaplens export TRACE --format=...`: write a trace in a format other
+// tools read (docs/exports.md): glibc mtrace, folded stacks for flame
+// graphs, Valgrind massif, pprof.
+#include <stdio.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "analyzer/analysis.h"
+#include "analyzer/cli_flags.h"
+#include "analyzer/commands.h"
+#include "analyzer/export/collapsed.h"
+#include "analyzer/export/mtrace.h"
+#include "analyzer/export/stack_totals.h"
+#include "analyzer/symbolizer.h"
+
+ABSL_DECLARE_FLAG(std::string, format);  // cmd_report.cc
+ABSL_DECLARE_FLAG(std::string, output);  // cmd_report.cc
+ABSL_FLAG(std::string, what, "leaked",
+          "export --format=collapsed: leaked, allocated or live bytes");
+ABSL_FLAG(bool, lines, false,
+          "export --format=collapsed: frames as \"function (file:line)\"");
+
+namespace heaplens {
+
+const char kExportHelp[] =
+    R"help(Usage: heaplens export TRACE --format=mtrace|collapsed
+                       [--output FILE] [--what=leaked|allocated|live] [--lines]
+
+Writes a heaplens trace in a format that other tools read:
+
+  mtrace      glibc's mtrace log: `mtrace PROGRAM FILE` lists the blocks not
+              freed with their callers (file:line through addr2line).
+  collapsed   folded stacks, "outer;...;inner BYTES" per line, for
+              flamegraph.pl, inferno-flamegraph or speedscope.
+
+Flags:
+  --format=FORMAT      one of the formats above (required)
+  --output FILE        write to FILE instead of stdout
+  --what=WHAT          collapsed: which bytes to count:
+                         leaked     blocks leaked at exit (definite, indirect,
+                                    possible; all unfreed blocks if the
+                                    process did not exit normally) [default]
+                         allocated  every allocation over the whole run
+                         live       every block still live at exit
+  --lines              collapsed: frames as "function (file.c:12)"
+
+Examples:
+  heaplens export --format=mtrace --output leaks.mtrace heaplens.1234.hlt
+  mtrace ./myprog leaks.mtrace
+  heaplens export --format=collapsed heaplens.1234.hlt | flamegraph.pl > leaks.svg
+  heaplens export --format=collapsed --what=allocated --lines trace.hlt
+
+Exit status: 0 on success, 2 on a usage error or an unreadable trace.
+)help";
+
+namespace {
+  enum class ExportFormat { kMtrace, kCollapsed };
+
+  struct ExportFlags {
+    ExportFormat format;
+    std::string what;
+    bool lines = false;
+  };
+
+  absl::Status ExportFlagsFromCommandLine(ExportFlags * flags) {
+    const std::string f = absl::GetFlag(FLAGS_format);
+    if (f == "mtrace") {
+      flags->format = ExportFormat::kMtrace;
+    } else if (f == "collapsed" || f == "folded") {
+      flags->format = ExportFormat::kCollapsed;
+    } else if (f == "text") {  // the shared flag's default: not given
+      return absl::InvalidArgumentError(
+          "which format? Give --format=mtrace or --format=collapsed");
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--format=", f, ": unknown export format; use mtrace or collapsed"));
+    }
+    flags->what = absl::GetFlag(FLAGS_what);
+    if (flags->what != "leaked" && flags->what != "allocated" &&
+        flags->what != "live") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--what=", flags->what, ": must be leaked, allocated or live"));
+    }
+    flags->lines = absl::GetFlag(FLAGS_lines);
+    return absl::OkStatus();
+  }
+
+  AnalyzeOptions WithProgress(const std::string& trace_path) {
+    AnalyzeOptions analyze;
+    if (isatty(STDERR_FILENO)) {
+      analyze.progress = [trace_path](uint64_t done, uint64_t total) {
+        if (total < 4096) return;  // small traces finish before anyone looks
+        fprintf(stderr, "\rheaplens: replaying %s: %3d%%", trace_path.c_str(),
+                static_cast<int>(done * 100 / total));
+        if (done == total) fputc('\n', stderr);
+      };
+    }
+    return analyze;
+  }
+
+  absl::Status Export(const std::string& trace_path, const ExportFlags& flags,
+                      std::ostream& out) {
+    AnalyzeOptions analyze = WithProgress(trace_path);
+    AllocatedByStack allocated;
+    std::unique_ptr<MtraceWriter> mtrace;
+    if (flags.format == ExportFormat::kMtrace) {
+      mtrace = std::make_unique<MtraceWriter>(&out);
+      analyze.consumers.push_back(mtrace.get());
+    } else if (flags.what == "allocated") {
+      analyze.consumers.push_back(&allocated);
+    }
+    absl::StatusOr<std::unique_ptr<Analysis>> analysis =
+        AnalyzeTrace(trace_path, analyze);
+    if (!analysis.ok()) return analysis.status();
+    const Analysis& a = **analysis;
+    if (flags.format == ExportFormat::kCollapsed) {
+      Symbolizer symbolizer(a.index);
+      const StackTotals totals = flags.what == "allocated" ? allocated.totals()
+                                 : flags.what == "live"
+                                     ? LiveByStack(a.tracker.live())
+                                     : LeakedByStack(a.leaks);
+      CollapsedOptions options;
+      options.lines = flags.lines;
+      out << RenderCollapsed(totals, symbolizer, options);
+    }
+    out.flush();
+    if (!out) return absl::InternalError("write failed");
+    return absl::OkStatus();
+  }
+
+}  // namespace
+
+int ExportCommand(const std::vector<std::string>& args) {
+  static constexpr absl::string_view kFlags[] = {"format", "output", "what",
+                                                 "lines"};
+  absl::StatusOr<ParsedArgs> parsed = ParseSubcommandFlags(args, kFlags);
+  if (!parsed.ok()) {
+    std::cerr << "heaplens export: " << parsed.status().message()
+              << "\nTry 'heaplens export --help'.\n";
+    return kExitUsage;
+  }
+  if (parsed->help) {
+    std::cout << kExportHelp;
+    return kExitOk;
+  }
+  std::vector<std::string> traces = parsed->positional;
+  traces.insert(traces.end(), parsed->after_dashdash.begin(),
+                parsed->after_dashdash.end());
+  if (traces.size() != 1) {
+    std::cerr << "heaplens export: "
+              << (traces.empty() ? "no trace file given"
+                                 : "give exactly one trace file")
+              << "\nExample: heaplens export --format=collapsed "
+                 "heaplens.1234.hlt\nTry 'heaplens export --help'.\n";
+    return kExitUsage;
+  }
+  ExportFlags flags;
+  if (absl::Status s = ExportFlagsFromCommandLine(&flags); !s.ok()) {
+    std::cerr << "heaplens export: " << s.message()
+              << "\nTry 'heaplens export --help'.\n";
+    return kExitUsage;
+  }
+  const std::string output = absl::GetFlag(FLAGS_output);
+  const bool to_stdout = output.empty() || output == "-";
+  std::ofstream file;
+  if (!to_stdout) {
+    file.open(output, std::ios::out | std::ios::trunc | std::ios::binary);
+    if (!file) {
+      std::cerr << "heaplens export: " << output
+                << ": cannot create the file; check that its directory exists "
+                   "and is writable\n";
+      return kExitUsage;
+    }
+  }
+  std::ostream& out = to_stdout ? std::cout : file;
+  if (absl::Status s = Export(traces[0], flags, out); !s.ok()) {
+    std::cerr << "heaplens export: " << s.message() << "\n";
+    if (!to_stdout) {
+      file.close();
+      unlink(output.c_str());  // no half-written export left behind
+    }
+    return kExitUsage;
+  }
+  return kExitOk;
+}
+
+}  // namespace heaplens
