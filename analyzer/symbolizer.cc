@@ -271,7 +271,13 @@ std::vector<Frame> Symbolizer::Lookup(Module& m, uint64_t pc, uint64_t rel) {
   GElf_Sym sym;
   const char* symname = dwfl_module_addrinfo(m.mod, addr, &offset, &sym,
                                              nullptr, nullptr, nullptr);
-  std::string sym_function = symname != nullptr ? Demangle(symname) : "??";
+  std::string sym_function = "??";
+  if (symname != nullptr) {
+    // Drop a symbol version ("__libc_start_main@@GLIBC_2.34").
+    absl::string_view bare = symname;
+    bare = bare.substr(0, bare.find('@'));
+    sym_function = Demangle(std::string(bare).c_str());
+  }
 
   Dwarf_Addr bias = 0;
   Dwarf_Die* cudie = dwfl_module_addrdie(m.mod, addr, &bias);

@@ -178,6 +178,33 @@ TEST(SymbolizerTest, BuildIdMismatchIsNamed) {
   EXPECT_THAT(s.notes(), Contains(HasSubstr("0102030405060708")));
 }
 
+TEST(SymbolizerTest, FindsDebugInfoByBuildId) {
+  // The module's file is gone, but <debug dir>/.build-id/xx/yyyy.debug has
+  // the same build-id.
+  std::vector<trace::Module> modules = LoadedModules();
+  const std::string path = ModuleOf(reinterpret_cast<void*>(&symtest::Plain));
+  const char* tmp = getenv("TEST_TMPDIR");
+  const std::string debug_dir = std::string(tmp ? tmp : "/tmp") + "/debug";
+  for (trace::Module& m : modules) {
+    if (m.path() != path) continue;
+    ASSERT_FALSE(m.build_id().empty());
+    const std::string hex = BuildIdHex(m.build_id());
+    const std::string dir = debug_dir + "/.build-id/" + hex.substr(0, 2);
+    ASSERT_EQ(system(("mkdir -p " + dir).c_str()), 0);
+    ASSERT_EQ(
+        symlink(path.c_str(), (dir + "/" + hex.substr(2) + ".debug").c_str()),
+        0);
+    m.set_path("/gone/after/dlclose/" + path.substr(path.rfind('/') + 1));
+  }
+  TraceIndex index = IndexWith(modules);
+  SymbolizerOptions options;
+  options.debug_dirs = {debug_dir};
+  Symbolizer s(index, options);
+  const uint64_t pc = reinterpret_cast<uint64_t>(&symtest::Plain) + 1;
+  EXPECT_EQ(s.SymbolizePc(0, pc)[0].function, "symtest::Plain(int)");
+  EXPECT_THAT(s.notes(), Contains(HasSubstr("file not found; using")));
+}
+
 TEST(SymbolizerTest, PcOutsideAnyModule) {
   TraceIndex index = IndexWith(LoadedModules());
   Symbolizer s(index);
