@@ -225,7 +225,7 @@ static void rlimit(int resource) {
 
 // Misuse: the allocator must not corrupt itself; tracing records it.
 static void double_free(void) {
-  char* p = malloc(40);
+  char* volatile p = malloc(40);
   free(p);
   free(p);  // double free
   void* q[100];
@@ -235,11 +235,12 @@ static void double_free(void) {
 
 static void invalid_free(void) {
   static char not_heap[64];
-  free(not_heap);        // never allocated
-  char* p = malloc(100);
+  char* volatile nh = not_heap;
+  free(nh);              // never allocated
+  char* volatile p = malloc(100);
   free(p + 16);          // interior pointer
   free(p);
-  char* r = malloc(32);
+  char* volatile r = malloc(32);
   free(r);
   r = realloc(r, 64);    // realloc of a freed block (glibc may abort)
   (void)r;
