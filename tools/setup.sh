@@ -15,11 +15,15 @@ packages=(
   libunwind-dev          # stack capture in the preload library
   libdw-dev libelf-dev   # DWARF symbolization in the analyzer
   libzstd-dev
+  zlib1g-dev             # gzip for the pprof export
   python3                # test harnesses and the summary line
   time                   # /usr/bin/time for peak RSS in tests
+  valgrind               # ms_print (massif export test), accuracy checks
+  chromium fonts-dejavu-core  # the HTML report's headless-browser test
+  clang libclang-rt-14-dev    # libFuzzer for tests/robustness/fuzz.sh
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(valgrind heaptrack perl sqlite3 libbenchmark-dev)
+  packages+=(heaptrack perl sqlite3 libbenchmark-dev hyperfine)
 fi
 
 missing=()
