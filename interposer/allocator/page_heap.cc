@@ -387,15 +387,24 @@ void PageHeap::ApplyPolicy(Span* merged, uint64_t now) {
         Release(dirty_head_);
       }
       break;
-    case kReleaseDecay:
-      if (dirty_bytes_ > config_.dirty_max) {
-        while (dirty_head_ != nullptr && dirty_bytes_ > config_.dirty_max / 2 &&
+    case kReleaseDecay: {
+      // Dirty memory allowed: dirty_max, or a quarter of the heap in use,
+      // whichever is larger (a busy heap refaults less; an empty one keeps
+      // only dirty_max).
+      size_t heap = 0;
+      for (int i = 0; i < nregions_; ++i) heap += regions_[i].size;
+      size_t in_use = heap > free_bytes_ ? heap - free_bytes_ : 0;
+      size_t allowed =
+          config_.dirty_max > in_use / 4 ? config_.dirty_max : in_use / 4;
+      if (dirty_bytes_ > allowed) {
+        while (dirty_head_ != nullptr && dirty_bytes_ > allowed / 2 &&
                PendingSegmentsRoom(4)) {
           Release(dirty_head_);
         }
       }
       DecayLocked(now);
       break;
+    }
     default:
       break;
   }
@@ -457,7 +466,7 @@ Span* PageHeap::NewMmapped(size_t bytes, size_t align) {
       UnlinkList(&cached_, best);
       --ncached_;
       cached_bytes_ -= best->bytes();
-      if (best->bytes() > 2 * need) {
+      if (best->bytes() > 8 * need) {
         size_t cut = best->bytes() - need;
         os_->Unmap(reinterpret_cast<void*>(best->start + need), cut);
         Segment(EventKind::kMunmap, best->start + need, cut);
