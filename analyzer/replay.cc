@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <queue>
 #include <tuple>
 #include <utility>
 
@@ -23,14 +22,65 @@ struct Stream {
 
 // Merge key: (time, tie class, stream). An unloaded batch has class -1 so
 // it is loaded before any event at its begin time is delivered.
+// Packed as (time, (tie + 1) << 32 | stream) so a comparison is two
+// integer compares.
 struct Key {
   uint64_t time;
-  int tie;
-  uint32_t stream;
+  uint64_t rest;
+  Key(uint64_t t, int tie, uint32_t stream)
+      : time(t), rest((static_cast<uint64_t>(tie + 1) << 32) | stream) {}
+  uint32_t stream() const { return static_cast<uint32_t>(rest); }
   bool operator<(const Key& o) const {
-    return std::tie(time, tie, stream) < std::tie(o.time, o.tie, o.stream);
+    return time < o.time || (time == o.time && rest < o.rest);
   }
-  bool operator>(const Key& o) const { return o < *this; }
+};
+
+// A binary min-heap of stream heads with an in-place "replace the top",
+// which the merge needs once per delivered run of events.
+class KeyHeap {
+ public:
+  bool empty() const { return v_.empty(); }
+  const Key& top() const { return v_[0]; }
+  // The smaller child of the root: the next stream's head, if any.
+  const Key* second() const {
+    if (v_.size() < 2) return nullptr;
+    if (v_.size() == 2 || v_[1] < v_[2]) return &v_[1];
+    return &v_[2];
+  }
+  void push(const Key& k) {
+    v_.push_back(k);
+    size_t i = v_.size() - 1;
+    while (i > 0) {
+      const size_t parent = (i - 1) / 2;
+      if (!(v_[i] < v_[parent])) break;
+      std::swap(v_[i], v_[parent]);
+      i = parent;
+    }
+  }
+  void pop() {
+    v_[0] = v_.back();
+    v_.pop_back();
+    if (!v_.empty()) SiftDown();
+  }
+  void replace_top(const Key& k) {
+    v_[0] = k;
+    SiftDown();
+  }
+
+ private:
+  void SiftDown() {
+    const size_t n = v_.size();
+    size_t i = 0;
+    while (true) {
+      const size_t l = 2 * i + 1;
+      if (l >= n) break;
+      size_t m = (l + 1 < n && v_[l + 1] < v_[l]) ? l + 1 : l;
+      if (!(v_[m] < v_[i])) break;
+      std::swap(v_[i], v_[m]);
+      i = m;
+    }
+  }
+  std::vector<Key> v_;
 };
 
 class Merger {
@@ -49,9 +99,9 @@ class Merger {
   absl::Status Load(Stream& s);
   Key HeadKey(uint32_t id) const {
     const Stream& s = streams_[id];
-    if (!s.loaded) return Key{s.batches[s.next_batch]->begin_ns, -1, id};
+    if (!s.loaded) return Key(s.batches[s.next_batch]->begin_ns, -1, id);
     const Event& e = s.events[s.cursor];
-    return Key{e.time_ns, TieClass(e.kind), id};
+    return Key(e.time_ns, TieClass(e.kind), id);
   }
   void Deliver(const Event& e) {
     for (ReplayConsumer* c : consumers_) c->OnEvent(e);
@@ -131,11 +181,10 @@ absl::StatusOr<ReplayStats> Merger::Run() {
   }
   for (ReplayConsumer* c : consumers_) c->OnStart(index_);
 
-  std::priority_queue<Key, std::vector<Key>, std::greater<Key>> heap;
+  KeyHeap heap;
   for (uint32_t i = 0; i < streams_.size(); ++i) heap.push(HeadKey(i));
   while (!heap.empty()) {
-    const uint32_t id = heap.top().stream;
-    heap.pop();
+    const uint32_t id = heap.top().stream();
     Stream& s = streams_[id];
     if (!s.loaded) {
       if (absl::Status st = Load(s); !st.ok()) return st;
@@ -146,16 +195,19 @@ absl::StatusOr<ReplayStats> Merger::Run() {
       }
     } else {
       // Deliver this stream's events up to the next stream's head.
-      const bool alone = heap.empty();
-      const Key limit = alone ? Key{0, 0, 0} : heap.top();
+      const Key* next = heap.second();
       const Event* ev = s.events.data();
       const size_t n = s.events.size();
       size_t c = s.cursor;
-      do {
-        Deliver(ev[c]);
-        ++c;
-      } while (c < n &&
-               (alone || Key{ev[c].time_ns, TieClass(ev[c].kind), id} < limit));
+      if (next == nullptr) {
+        for (; c < n; ++c) Deliver(ev[c]);
+      } else {
+        const Key limit = *next;
+        do {
+          Deliver(ev[c]);
+          ++c;
+        } while (c < n && Key(ev[c].time_ns, TieClass(ev[c].kind), id) < limit);
+      }
       stats_.events += c - s.cursor;
       stats_.last_time_ns = std::max(stats_.last_time_ns, ev[c - 1].time_ns);
       s.cursor = c;
@@ -169,7 +221,11 @@ absl::StatusOr<ReplayStats> Merger::Run() {
         }
       }
     }
-    if (s.loaded || s.next_batch < s.batches.size()) heap.push(HeadKey(id));
+    if (s.loaded || s.next_batch < s.batches.size()) {
+      heap.replace_top(HeadKey(id));
+    } else {
+      heap.pop();
+    }
   }
   if (stats_.unknown_stack_events > 0) {
     stats_.notes.push_back(absl::StrCat(

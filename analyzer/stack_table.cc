@@ -22,7 +22,6 @@ bool StackTable::Add(const trace::StackNodes& packet, uint32_t epoch_index,
     *error = "more than 2^32 stack nodes";
     return false;
   }
-  nodes_.reserve(nodes_.size() + n);
   uint64_t pc = 0;
   for (int i = 0; i < n; ++i) {
     const uint64_t id = next + static_cast<uint64_t>(i);
