@@ -11,10 +11,12 @@
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "analyzer/analysis.h"
 #include "analyzer/cli_flags.h"
 #include "analyzer/commands.h"
 #include "analyzer/export/collapsed.h"
+#include "analyzer/export/massif.h"
 #include "analyzer/export/mtrace.h"
 #include "analyzer/export/stack_totals.h"
 #include "analyzer/symbolizer.h"
@@ -25,12 +27,18 @@ ABSL_FLAG(std::string, what, "leaked",
           "export --format=collapsed: leaked, allocated or live bytes");
 ABSL_FLAG(bool, lines, false,
           "export --format=collapsed: frames as \"function (file:line)\"");
+ABSL_FLAG(std::string, clock, "ms",
+          "export --format=massif: time axis, ms (trace time) or bytes "
+          "(allocated and freed so far)");
+ABSL_FLAG(int32_t, snapshots, 50,
+          "export --format=massif: at least this many snapshots");
 
 namespace heaplens {
 
 const char kExportHelp[] =
-    R"help(Usage: heaplens export TRACE --format=mtrace|collapsed
+    R"help(Usage: heaplens export TRACE --format=mtrace|collapsed|massif
                        [--output FILE] [--what=leaked|allocated|live] [--lines]
+                       [--clock=ms|bytes] [--snapshots N]
 
 Writes a heaplens trace in a format that other tools read:
 
@@ -38,6 +46,9 @@ Writes a heaplens trace in a format that other tools read:
               freed with their callers (file:line through addr2line).
   collapsed   folded stacks, "outer;...;inner BYTES" per line, for
               flamegraph.pl, inferno-flamegraph or speedscope.
+  massif      Valgrind massif's out file: `ms_print FILE` draws the heap
+              over time, with the allocation trees at the peak and at every
+              10th snapshot (massif-visualizer reads it too).
 
 Flags:
   --format=FORMAT      one of the formats above (required)
@@ -49,96 +60,127 @@ Flags:
                          allocated  every allocation over the whole run
                          live       every block still live at exit
   --lines              collapsed: frames as "function (file.c:12)"
+  --clock=ms|bytes     massif: the time axis, trace time in ms [default] or
+                       bytes allocated and freed so far (massif's B)
+  --snapshots N        massif: at least N snapshots (at most 2N) [50]
 
 Examples:
   heaplens export --format=mtrace --output leaks.mtrace heaplens.1234.hlt
   mtrace ./myprog leaks.mtrace
   heaplens export --format=collapsed heaplens.1234.hlt | flamegraph.pl > leaks.svg
   heaplens export --format=collapsed --what=allocated --lines trace.hlt
+  heaplens export --format=massif --output massif.out trace.hlt && ms_print massif.out
 
 Exit status: 0 on success, 2 on a usage error or an unreadable trace.
 )help";
 
 namespace {
-  enum class ExportFormat { kMtrace, kCollapsed };
+enum class ExportFormat { kMtrace, kCollapsed, kMassif };
 
-  struct ExportFlags {
-    ExportFormat format;
-    std::string what;
-    bool lines = false;
-  };
+struct ExportFlags {
+  ExportFormat format;
+  std::string what;
+  bool lines = false;
+  MassifOptions massif;
+};
 
-  absl::Status ExportFlagsFromCommandLine(ExportFlags * flags) {
-    const std::string f = absl::GetFlag(FLAGS_format);
-    if (f == "mtrace") {
-      flags->format = ExportFormat::kMtrace;
-    } else if (f == "collapsed" || f == "folded") {
-      flags->format = ExportFormat::kCollapsed;
-    } else if (f == "text") {  // the shared flag's default: not given
-      return absl::InvalidArgumentError(
-          "which format? Give --format=mtrace or --format=collapsed");
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--format=", f, ": unknown export format; use mtrace or collapsed"));
-    }
-    flags->what = absl::GetFlag(FLAGS_what);
-    if (flags->what != "leaked" && flags->what != "allocated" &&
-        flags->what != "live") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--what=", flags->what, ": must be leaked, allocated or live"));
-    }
-    flags->lines = absl::GetFlag(FLAGS_lines);
-    return absl::OkStatus();
+absl::Status ExportFlagsFromCommandLine(ExportFlags* flags) {
+  const std::string f = absl::GetFlag(FLAGS_format);
+  if (f == "mtrace") {
+    flags->format = ExportFormat::kMtrace;
+  } else if (f == "collapsed" || f == "folded") {
+    flags->format = ExportFormat::kCollapsed;
+  } else if (f == "massif") {
+    flags->format = ExportFormat::kMassif;
+  } else if (f == "text") {  // the shared flag's default: not given
+    return absl::InvalidArgumentError(
+        "which format? Give --format=mtrace, collapsed or massif");
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--format=", f,
+        ": unknown export format; use mtrace, collapsed or massif"));
   }
-
-  AnalyzeOptions WithProgress(const std::string& trace_path) {
-    AnalyzeOptions analyze;
-    if (isatty(STDERR_FILENO)) {
-      analyze.progress = [trace_path](uint64_t done, uint64_t total) {
-        if (total < 4096) return;  // small traces finish before anyone looks
-        fprintf(stderr, "\rheaplens: replaying %s: %3d%%", trace_path.c_str(),
-                static_cast<int>(done * 100 / total));
-        if (done == total) fputc('\n', stderr);
-      };
-    }
-    return analyze;
+  flags->what = absl::GetFlag(FLAGS_what);
+  if (flags->what != "leaked" && flags->what != "allocated" &&
+      flags->what != "live") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--what=", flags->what, ": must be leaked, allocated or live"));
   }
-
-  absl::Status Export(const std::string& trace_path, const ExportFlags& flags,
-                      std::ostream& out) {
-    AnalyzeOptions analyze = WithProgress(trace_path);
-    AllocatedByStack allocated;
-    std::unique_ptr<MtraceWriter> mtrace;
-    if (flags.format == ExportFormat::kMtrace) {
-      mtrace = std::make_unique<MtraceWriter>(&out);
-      analyze.consumers.push_back(mtrace.get());
-    } else if (flags.what == "allocated") {
-      analyze.consumers.push_back(&allocated);
-    }
-    absl::StatusOr<std::unique_ptr<Analysis>> analysis =
-        AnalyzeTrace(trace_path, analyze);
-    if (!analysis.ok()) return analysis.status();
-    const Analysis& a = **analysis;
-    if (flags.format == ExportFormat::kCollapsed) {
-      Symbolizer symbolizer(a.index);
-      const StackTotals totals = flags.what == "allocated" ? allocated.totals()
-                                 : flags.what == "live"
-                                     ? LiveByStack(a.tracker.live())
-                                     : LeakedByStack(a.leaks);
-      CollapsedOptions options;
-      options.lines = flags.lines;
-      out << RenderCollapsed(totals, symbolizer, options);
-    }
-    out.flush();
-    if (!out) return absl::InternalError("write failed");
-    return absl::OkStatus();
+  flags->lines = absl::GetFlag(FLAGS_lines);
+  const std::string clock = absl::GetFlag(FLAGS_clock);
+  if (clock == "ms") {
+    flags->massif.clock = MassifOptions::Clock::kMilliseconds;
+  } else if (clock == "bytes" || clock == "B") {
+    flags->massif.clock = MassifOptions::Clock::kBytes;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--clock=", clock, ": must be ms or bytes"));
   }
+  flags->massif.snapshots = absl::GetFlag(FLAGS_snapshots);
+  if (flags->massif.snapshots < 2 || flags->massif.snapshots > 10000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--snapshots=", flags->massif.snapshots,
+                     ": must be between 2 and 10000"));
+  }
+  return absl::OkStatus();
+}
+
+AnalyzeOptions WithProgress(const std::string& trace_path) {
+  AnalyzeOptions analyze;
+  if (isatty(STDERR_FILENO)) {
+    analyze.progress = [trace_path](uint64_t done, uint64_t total) {
+      if (total < 4096) return;  // small traces finish before anyone looks
+      fprintf(stderr, "\rheaplens: replaying %s: %3d%%", trace_path.c_str(),
+              static_cast<int>(done * 100 / total));
+      if (done == total) fputc('\n', stderr);
+    };
+  }
+  return analyze;
+}
+
+absl::Status Export(const std::string& trace_path, const ExportFlags& flags,
+                    std::ostream& out) {
+  AnalyzeOptions analyze = WithProgress(trace_path);
+  AllocatedByStack allocated;
+  std::unique_ptr<MtraceWriter> mtrace;
+  MassifRecorder massif(flags.massif);
+  if (flags.format == ExportFormat::kMtrace) {
+    mtrace = std::make_unique<MtraceWriter>(&out);
+    analyze.consumers.push_back(mtrace.get());
+  } else if (flags.format == ExportFormat::kMassif) {
+    analyze.consumers.push_back(&massif);
+  } else if (flags.what == "allocated") {
+    analyze.consumers.push_back(&allocated);
+  }
+  absl::StatusOr<std::unique_ptr<Analysis>> analysis =
+      AnalyzeTrace(trace_path, analyze);
+  if (!analysis.ok()) return analysis.status();
+  const Analysis& a = **analysis;
+  if (flags.format == ExportFormat::kCollapsed) {
+    Symbolizer symbolizer(a.index);
+    const StackTotals totals = flags.what == "allocated" ? allocated.totals()
+                               : flags.what == "live"
+                                   ? LiveByStack(a.tracker.live())
+                                   : LeakedByStack(a.leaks);
+    CollapsedOptions options;
+    options.lines = flags.lines;
+    out << RenderCollapsed(totals, symbolizer, options);
+  } else if (flags.format == ExportFormat::kMassif) {
+    Symbolizer symbolizer(a.index);
+    std::string cmd = absl::StrJoin(a.index.header.argv(), " ");
+    if (cmd.empty()) cmd = a.index.header.exe();
+    out << RenderMassif(massif, symbolizer, cmd);
+  }
+  out.flush();
+  if (!out) return absl::InternalError("write failed");
+  return absl::OkStatus();
+}
 
 }  // namespace
 
 int ExportCommand(const std::vector<std::string>& args) {
-  static constexpr absl::string_view kFlags[] = {"format", "output", "what",
-                                                 "lines"};
+  static constexpr absl::string_view kFlags[] = {
+      "format", "output", "what", "lines", "clock", "snapshots"};
   absl::StatusOr<ParsedArgs> parsed = ParseSubcommandFlags(args, kFlags);
   if (!parsed.ok()) {
     std::cerr << "heaplens export: " << parsed.status().message()

@@ -3,7 +3,8 @@
 format and read each export with the tool made for it:
   mtrace     glibc's `mtrace` script must list the same unfreed blocks
              (count, sizes, callers' source lines) as our JSON report;
-  collapsed  the folded stacks must add up to the report's totals.
+  collapsed  the folded stacks must add up to the report's totals;
+  massif     Valgrind's ms_print must render it and show the report's peak.
 """
 import collections
 import os
@@ -122,6 +123,40 @@ class ExportsTest(unittest.TestCase):
     def test_collapsed_is_deterministic(self):
         self.assertEqual(export(self.trace, "collapsed", "--what=allocated"),
                          export(self.trace, "collapsed", "--what=allocated"))
+
+    # massif ---------------------------------------------------------------
+
+    @unittest.skipUnless(shutil.which("ms_print"), "ms_print (valgrind) not found")
+    def test_ms_print_renders_the_peak(self):
+        path = os.path.join(self.dir, "massif.out")
+        export(self.trace, "massif", "--output", path)
+        with open(path) as f:
+            text = f.read()
+        # The peak snapshot carries the report's peak of live bytes.
+        peak = re.search(r"mem_heap_B=(\d+)\nmem_heap_extra_B=\d+\n"
+                         r"mem_stacks_B=0\nheap_tree=peak\n", text)
+        self.assertIsNotNone(peak, text[:2000])
+        self.assertEqual(self.summary["peak_live_bytes"], int(peak.group(1)))
+        n = len(re.findall(r"^snapshot=", text, re.M))
+        self.assertGreaterEqual(n, 50)
+        self.assertLessEqual(n, 102)
+        r = subprocess.run(["ms_print", path], capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(0, r.returncode, r.stderr)
+        self.assertIn("(peak)", r.stdout)
+        self.assertIn(f"{self.summary['peak_live_bytes']:,}", r.stdout)
+        self.assertIn("churn_and_pin (leaky.c:64)", r.stdout)
+        self.assertIn(f"Number of snapshots: {n}", r.stdout)
+
+    def test_massif_bytes_clock(self):
+        text = export(self.trace, "massif", "--clock=bytes", "--snapshots=20")
+        self.assertIn("time_unit: B\n", text)
+        times = [int(t) for t in re.findall(r"^time=(\d+)$", text, re.M)]
+        self.assertEqual(sorted(times), times)
+        s = self.summary
+        # The clock ends at the bytes allocated plus the bytes freed.
+        freed = s["total_bytes_allocated"] - s["unfreed_bytes"]
+        self.assertEqual(s["total_bytes_allocated"] + freed, times[-1])
 
     # usage ----------------------------------------------------------------
 
