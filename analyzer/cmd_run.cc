@@ -24,6 +24,7 @@
 #include "analyzer/commands.h"
 
 ABSL_DECLARE_FLAG(std::string, output);
+ABSL_DECLARE_FLAG(bool, gate);  // cmd_gate.cc
 ABSL_FLAG(std::string, preload, "",
           "run: the preload library (default: $HEAPLENS_PRELOAD, else "
           "../interposer/libheaplens.so next to the heaplens binary)");
@@ -32,7 +33,7 @@ namespace heaplens {
 
 const char kRunHelp[] =
     R"(Usage: heaplens run [--output PATH] [--preload LIB] [--format=text|json]
-                    [--show=reachable] -- CMD [ARGS...]
+                    [--show=reachable] [--gate [gate flags]] -- CMD [ARGS...]
 
 Runs CMD with libheaplens.so preloaded and MALLOC_TRACE set, waits for it,
 then prints the report of every trace it wrote (a forked child writes its
@@ -46,13 +47,19 @@ Flags:
                        heaplens binary)
   --format=text|json   report format
   --show=reachable     also list blocks still reachable at exit
+  --gate               instead of printing reports, run the leak gate on
+                       every trace (`heaplens gate --help` lists the gate
+                       flags: --fail-on, --max-*, --suppressions, --baseline,
+                       --junit, --sarif, ...)
 
 Examples:
   heaplens run -- ./myprog --its-flag
   heaplens run --output /tmp/t.%p.hlt --format=json -- ./myprog
+  heaplens run --gate --junit leaks.xml -- ./mytests
 
 Exit status: CMD's own status when it failed (128+N if killed by signal N),
-else 2 if no trace could be read, else 0.
+else 2 if no trace could be read, else 0 (with --gate: the gate's code,
+1 for leaks over budget).
 )";
 
 namespace {
@@ -156,9 +163,11 @@ std::vector<std::string> TracesWritten(const std::string& pattern,
 }  // namespace
 
 int RunCommand(const std::vector<std::string>& args) {
-  static constexpr absl::string_view kFlags[] = {"output", "preload", "format",
-                                                 "show"};
-  absl::StatusOr<ParsedArgs> parsed = ParseSubcommandFlags(args, kFlags);
+  std::vector<absl::string_view> flags = {"output", "preload", "format", "show",
+                                          "gate"};
+  flags.insert(flags.end(), GateFlagNames().begin(), GateFlagNames().end());
+  absl::StatusOr<ParsedArgs> parsed =
+      ParseSubcommandFlags(FlagDashesToUnderscores(args), flags);
   if (!parsed.ok()) {
     std::cerr << "heaplens run: " << parsed.status().message()
               << "\nTry 'heaplens run --help'.\n";
@@ -249,6 +258,10 @@ int RunCommand(const std::vector<std::string>& args) {
   }
 
   const std::vector<std::string> traces = TracesWritten(pattern, start);
+  if (absl::GetFlag(FLAGS_gate) && !traces.empty()) {
+    const int gate_rc = GateTraces(traces, "heaplens run");
+    return child_rc != 0 ? child_rc : gate_rc;
+  }
   int rc = kExitOk;
   if (traces.empty()) {
     std::cerr << "heaplens run: " << cmd[0] << " wrote no trace to " << pattern

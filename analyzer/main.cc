@@ -23,6 +23,8 @@ const Command kCommands[] = {
      "run a program under the interposer, then report"},
     {"export", heaplens::ExportCommand, heaplens::kExportHelp,
      "write a trace as mtrace, folded stacks, massif or pprof"},
+    {"gate", heaplens::GateCommand, heaplens::kGateHelp,
+     "the CI leak gate: fail on leaks over budget"},
 };
 
 void Usage(std::ostream& os) {
