@@ -19,7 +19,8 @@ def sh(cmd, **kw):
 
 
 def build():
-    sh("cd %s && bazel build //interposer:libheaplens.so 2>/dev/null" % ROOT)
+    if subprocess.run("cd %s && bazel build //interposer:libheaplens.so 2>/dev/null" % ROOT, shell=True).returncode != 0 and not os.path.exists(SO):
+        sys.exit("cannot build //interposer:libheaplens.so")
     for name, extra in (("churn", ""), ("threads", "-lpthread")):
         sh("gcc -O2 -g -o %s/%s %s/bench/recorder/%s.c %s" % (TMP, name, ROOT, name, extra))
 
