@@ -18,6 +18,7 @@
 #include "analyzer/export/collapsed.h"
 #include "analyzer/export/massif.h"
 #include "analyzer/export/mtrace.h"
+#include "analyzer/export/pprof.h"
 #include "analyzer/export/stack_totals.h"
 #include "analyzer/symbolizer.h"
 
@@ -36,7 +37,7 @@ ABSL_FLAG(int32_t, snapshots, 50,
 namespace heaplens {
 
 const char kExportHelp[] =
-    R"help(Usage: heaplens export TRACE --format=mtrace|collapsed|massif
+    R"help(Usage: heaplens export TRACE --format=mtrace|collapsed|massif|pprof
                        [--output FILE] [--what=leaked|allocated|live] [--lines]
                        [--clock=ms|bytes] [--snapshots N]
 
@@ -49,6 +50,10 @@ Writes a heaplens trace in a format that other tools read:
   massif      Valgrind massif's out file: `ms_print FILE` draws the heap
               over time, with the allocation trees at the peak and at every
               10th snapshot (massif-visualizer reads it too).
+  pprof       a gzipped pprof profile (profile.proto) with the sample types
+              alloc_objects/alloc_space, inuse_objects/inuse_space (live at
+              exit) and leaked_objects/leaked_space [default]: `pprof -http=:
+              FILE`, `go tool pprof`, speedscope. Binary: use --output.
 
 Flags:
   --format=FORMAT      one of the formats above (required)
@@ -70,12 +75,13 @@ Examples:
   heaplens export --format=collapsed heaplens.1234.hlt | flamegraph.pl > leaks.svg
   heaplens export --format=collapsed --what=allocated --lines trace.hlt
   heaplens export --format=massif --output massif.out trace.hlt && ms_print massif.out
+  heaplens export --format=pprof --output heap.pb.gz trace.hlt
 
 Exit status: 0 on success, 2 on a usage error or an unreadable trace.
 )help";
 
 namespace {
-enum class ExportFormat { kMtrace, kCollapsed, kMassif };
+enum class ExportFormat { kMtrace, kCollapsed, kMassif, kPprof };
 
 struct ExportFlags {
   ExportFormat format;
@@ -92,13 +98,15 @@ absl::Status ExportFlagsFromCommandLine(ExportFlags* flags) {
     flags->format = ExportFormat::kCollapsed;
   } else if (f == "massif") {
     flags->format = ExportFormat::kMassif;
+  } else if (f == "pprof") {
+    flags->format = ExportFormat::kPprof;
   } else if (f == "text") {  // the shared flag's default: not given
     return absl::InvalidArgumentError(
-        "which format? Give --format=mtrace, collapsed or massif");
+        "which format? Give --format=mtrace, collapsed, massif or pprof");
   } else {
     return absl::InvalidArgumentError(absl::StrCat(
         "--format=", f,
-        ": unknown export format; use mtrace, collapsed or massif"));
+        ": unknown export format; use mtrace, collapsed, massif or pprof"));
   }
   flags->what = absl::GetFlag(FLAGS_what);
   if (flags->what != "leaked" && flags->what != "allocated" &&
@@ -149,7 +157,8 @@ absl::Status Export(const std::string& trace_path, const ExportFlags& flags,
     analyze.consumers.push_back(mtrace.get());
   } else if (flags.format == ExportFormat::kMassif) {
     analyze.consumers.push_back(&massif);
-  } else if (flags.what == "allocated") {
+  } else if (flags.what == "allocated" ||
+             flags.format == ExportFormat::kPprof) {
     analyze.consumers.push_back(&allocated);
   }
   absl::StatusOr<std::unique_ptr<Analysis>> analysis =
@@ -170,6 +179,13 @@ absl::Status Export(const std::string& trace_path, const ExportFlags& flags,
     std::string cmd = absl::StrJoin(a.index.header.argv(), " ");
     if (cmd.empty()) cmd = a.index.header.exe();
     out << RenderMassif(massif, symbolizer, cmd);
+  } else if (flags.format == ExportFormat::kPprof) {
+    Symbolizer symbolizer(a.index);
+    absl::StatusOr<std::string> gz =
+        GzipCompress(BuildPprofProfile(a, allocated.totals(), symbolizer)
+                         .SerializeAsString());
+    if (!gz.ok()) return gz.status();
+    out.write(gz->data(), gz->size());
   }
   out.flush();
   if (!out) return absl::InternalError("write failed");
@@ -219,6 +235,13 @@ int ExportCommand(const std::vector<std::string>& args) {
                    "and is writable\n";
       return kExitUsage;
     }
+  }
+  if (to_stdout && flags.format == ExportFormat::kPprof &&
+      isatty(STDOUT_FILENO)) {
+    std::cerr << "heaplens export: a pprof profile is gzipped binary; write "
+                 "it to a file with --output FILE (e.g. --output heap.pb.gz) "
+                 "or pipe it\n";
+    return kExitUsage;
   }
   std::ostream& out = to_stdout ? std::cout : file;
   if (absl::Status s = Export(traces[0], flags, out); !s.ok()) {

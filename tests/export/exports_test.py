@@ -4,8 +4,11 @@ format and read each export with the tool made for it:
   mtrace     glibc's `mtrace` script must list the same unfreed blocks
              (count, sizes, callers' source lines) as our JSON report;
   collapsed  the folded stacks must add up to the report's totals;
-  massif     Valgrind's ms_print must render it and show the report's peak.
+  massif     Valgrind's ms_print must render it and show the report's peak;
+  pprof      gunzipped and decoded with our schema (protoc --decode with
+             analyzer/export/profile.proto), its totals must be the report's.
 """
+import gzip
 import collections
 import os
 import re
@@ -157,6 +160,59 @@ class ExportsTest(unittest.TestCase):
         # The clock ends at the bytes allocated plus the bytes freed.
         freed = s["total_bytes_allocated"] - s["unfreed_bytes"]
         self.assertEqual(s["total_bytes_allocated"] + freed, times[-1])
+
+    # pprof ----------------------------------------------------------------
+
+    @unittest.skipUnless(shutil.which("protoc"), "protoc not found")
+    def test_pprof_decodes_with_our_schema(self):
+        path = os.path.join(self.dir, "heap.pb.gz")
+        export(self.trace, "pprof", "--output", path)
+        with open(path, "rb") as f:
+            raw = gzip.decompress(f.read())
+        schema = e2e.runfile("analyzer/export/profile.proto")
+        root = os.path.dirname(os.path.dirname(os.path.dirname(schema)))
+        r = subprocess.run(
+            ["protoc", "--proto_path=" + root,
+             "--decode=perftools.profiles.Profile",
+             "analyzer/export/profile.proto"],
+            input=raw, capture_output=True, timeout=120)
+        self.assertEqual(0, r.returncode, r.stderr)
+        text = r.stdout.decode()
+        strings = [eval(m) for m in  # noqa: S307 (protoc's quoted strings)
+                   re.findall(r'^string_table: (".*")$', text, re.M)]
+        self.assertEqual("", strings[0])
+        types = [strings[int(t)] for t in
+                 re.findall(r"^sample_type \{\n  type: (\d+)", text, re.M)]
+        self.assertEqual(["alloc_objects", "alloc_space", "inuse_objects",
+                          "inuse_space", "leaked_objects", "leaked_space"],
+                         types)
+        totals = [0] * len(types)
+        for block in re.findall(r"^sample \{\n(.*?)^\}", text, re.M | re.S):
+            values = [int(v) for v in re.findall(r"value: (-?\d+)", block)]
+            self.assertEqual(len(types), len(values), block)
+            totals = [a + b for a, b in zip(totals, values)]
+        s = self.summary
+        self.assertEqual(dict(zip(types, totals)), {
+            "alloc_objects": s["total_allocations"],
+            "alloc_space": s["total_bytes_allocated"],
+            "inuse_objects": s["unfreed_blocks"],
+            "inuse_space": s["unfreed_bytes"],
+            "leaked_objects": s["definite_blocks"] + s["indirect_blocks"] +
+            s["possible_blocks"],
+            "leaked_space": s["definite_bytes"] + s["indirect_bytes"] +
+            s["possible_bytes"],
+        })
+        for fn in ("leak_direct", "leak_list", "main"):
+            self.assertIn(fn, strings)
+        self.assertTrue(any(x.endswith("leaky.c") for x in strings))
+        self.assertIn("mapping {", text)
+        self.assertTrue(any(x.endswith("examples/leaky") for x in strings))
+
+    def test_pprof_refuses_a_terminal_only(self):
+        r = subprocess.run([e2e.HEAPLENS(), "export", "--format=pprof",
+                            self.trace], capture_output=True, timeout=120)
+        self.assertEqual(0, r.returncode, r.stderr)
+        self.assertEqual(b"\x1f\x8b", r.stdout[:2])  # piped: gzip bytes
 
     # usage ----------------------------------------------------------------
 
