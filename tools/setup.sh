@@ -19,6 +19,7 @@ packages=(
   python3                # test harnesses and the summary line
   time                   # /usr/bin/time for peak RSS in tests
   valgrind               # ms_print (massif export test), accuracy checks
+  libc-devtools binutils # glibc's mtrace script (and its addr2line) for the export test
   chromium fonts-dejavu-core  # the HTML report's headless-browser test
   clang libclang-rt-14-dev    # libFuzzer for tests/robustness/fuzz.sh
 )
