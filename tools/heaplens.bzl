@@ -10,14 +10,19 @@ Example (BUILD):
         name = "parser_test_leaks",
         target = ":parser_test",
         gate_flags = ["--fail-on=definite,indirect"],
-        suppressions = "leaks.supp",   # optional, LeakSanitizer syntax
+        suppressions = ["leaks.supp"],  # optional; LSan or Valgrind syntax
     )
 
 `bazel test //pkg:parser_test_leaks` runs the target under the preload with
-tracing on, then `heaplens gate` on every trace it (and its children) wrote.
-The test fails if the target fails or if the gate finds leaks over budget.
-The traces, the text report and a JUnit file stay in the test's outputs
-(bazel-testlogs/<pkg>/<name>/test.outputs/).
+tracing on (MALLOC_TRACE=.../trace.%p.hlt, so forked children get their own
+traces), then `heaplens gate` on every trace it and its children wrote. The
+test fails if the target fails or if the gate finds leaks over budget. The
+traces, the text report (heaplens_report.txt), the gate summary
+(heaplens_gate.txt), heaplens_junit.xml and heaplens.sarif stay in the test's
+outputs (bazel-testlogs/<pkg>/<name>/test.outputs/outputs.zip).
+
+Suppression and baseline files are labels; `gate_flags` are any
+`heaplens gate` flags (docs/gate.md), e.g. ["--max-definite-bytes=1024"].
 """
 
 def heaplens_test(
@@ -36,7 +41,8 @@ def heaplens_test(
       target: label of the executable to run.
       args: arguments passed to the target.
       gate_flags: extra `heaplens gate` flags (budgets, --fail-on=...).
-      suppressions: optional label of a suppressions file.
+      suppressions: optional label or list of labels of suppression files
+        (LeakSanitizer `leak:` lines or Valgrind `Memcheck:Leak` blocks).
       baseline: optional label of a baseline file (--baseline).
       expect_leaks: invert the gate's verdict: the test passes only if the
         gate fails with exit code 1. For testing heaplens itself.
@@ -52,8 +58,12 @@ def heaplens_test(
         "--preload=$(rootpath //interposer:libheaplens.so)",
     ]
     if suppressions:
-        data.append(suppressions)
-        runner_args.append("--gate-flag=--suppressions=$(rootpath %s)" % suppressions)
+        if type(suppressions) == type(""):
+            suppressions = [suppressions]
+        data.extend(suppressions)
+        runner_args.append("--gate-flag=--suppressions=" + ",".join(
+            ["$(rootpath %s)" % s for s in suppressions],
+        ))
     if baseline:
         data.append(baseline)
         runner_args.append("--gate-flag=--baseline=$(rootpath %s)" % baseline)
