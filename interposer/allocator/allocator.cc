@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ extern char** environ;
 namespace heaplens {
 
 __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
+__thread uint32_t t_depth __attribute__((tls_model("initial-exec")));
 PageMap g_pagemap;
 uintptr_t g_free_key;
 
@@ -116,6 +118,121 @@ inline void EnsureInit() {
   }
 }
 
+// ---- The signal-safe path (t_depth > 0) ----
+//
+// A call that interrupted the allocator on its own thread must not touch the
+// thread cache or take a lock the interrupted frame may hold. Its blocks are
+// direct mmaps with a header just below the pointer; any context frees them
+// with munmap. Its frees of ordinary chunks go onto g_deferred, a lock-free
+// stack (push by CAS, drained by exchange: no ABA) that the next ordinary
+// slow path on any thread empties, recording each free. None of this calls
+// the recorder: re-entrant blocks are not in the trace.
+
+constexpr uintptr_t kReentrantMagic = 0x736e656c70616568ull;  // "heaplens"
+constexpr size_t kReentrantAlign = 64;
+
+struct ReentrantHeader {
+  uintptr_t magic;  // kReentrantMagic ^ the user pointer
+  uintptr_t base;   // the mapping
+  size_t map_size;
+  size_t pad;
+};
+
+FreeObject* g_deferred;  // low 4 bits of each link: the EventKind to record
+
+ReentrantHeader* HeaderOf(const void* p) {
+  return reinterpret_cast<ReentrantHeader*>(reinterpret_cast<uintptr_t>(p) -
+                                            sizeof(ReentrantHeader));
+}
+
+void* ReentrantAlloc(size_t n, size_t align) {
+  if (align < kReentrantAlign) align = kReentrantAlign;
+  size_t need;
+  if (n > kMaxRequest || align > kMaxRequest ||
+      __builtin_add_overflow(n, align + kPageSize, &need)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  need = (need + kPageSize - 1) & ~(kPageSize - 1);
+  int saved = errno;
+  void* m = mmap(nullptr, need, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  errno = saved;
+  uintptr_t base = reinterpret_cast<uintptr_t>(m);
+  uintptr_t p = (base + sizeof(ReentrantHeader) + align - 1) & ~(align - 1);
+  ReentrantHeader* h = HeaderOf(reinterpret_cast<void*>(p));
+  h->magic = kReentrantMagic ^ p;
+  h->base = base;
+  h->map_size = need;
+  return reinterpret_cast<void*>(p);
+}
+
+// The header of a re-entrant block at p, or nullptr. Only called for
+// pointers the page map does not know; checks that the header's page is
+// mapped before reading it (one mincore).
+ReentrantHeader* ReentrantBlock(const void* p) {
+  uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  if (a % kReentrantAlign != 0 || a < kPageSize) return nullptr;
+  uintptr_t h = a - sizeof(ReentrantHeader);
+  unsigned char vec;
+  if (syscall(SYS_mincore, h & ~(kPageSize - 1), kPageSize, &vec) != 0) {
+    return nullptr;
+  }
+  ReentrantHeader* hdr = reinterpret_cast<ReentrantHeader*>(h);
+  if (hdr->magic != (kReentrantMagic ^ a) || hdr->base >= a ||
+      a - hdr->base >= hdr->map_size) {
+    return nullptr;
+  }
+  return hdr;
+}
+
+size_t ReentrantUsable(const void* p, const ReentrantHeader* h) {
+  return h->base + h->map_size - reinterpret_cast<uintptr_t>(p);
+}
+
+void ReentrantFree(ReentrantHeader* h) {
+  int saved = errno;
+  h->magic = 0;
+  munmap(reinterpret_cast<void*>(h->base), h->map_size);
+  errno = saved;
+}
+
+// A live ordinary chunk freed from a re-entrant call. The free key is set
+// at once, so a second free (of a small or large block) is recognized.
+void DeferFree(void* p, EventKind kind) {
+  FreeObject* o = static_cast<FreeObject*>(p);
+  o->key = g_free_key;
+  FreeObject* head = __atomic_load_n(&g_deferred, __ATOMIC_RELAXED);
+  do {
+    o->next = reinterpret_cast<FreeObject*>(reinterpret_cast<uintptr_t>(head) |
+                                            static_cast<uintptr_t>(kind));
+  } while (!__atomic_compare_exchange_n(&g_deferred, &head, o, true,
+                                        __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+}
+
+void FreeLive(void* p, Span* s, EventKind kind);
+
+// Frees (and records) what re-entrant calls deferred. Ordinary context only.
+inline void DrainDeferred() {
+  if (__builtin_expect(
+          __atomic_load_n(&g_deferred, __ATOMIC_RELAXED) == nullptr, 1)) {
+    return;
+  }
+  FreeObject* o = __atomic_exchange_n(&g_deferred, nullptr, __ATOMIC_ACQUIRE);
+  while (o != nullptr) {
+    uintptr_t link = reinterpret_cast<uintptr_t>(o->next);
+    FreeObject* next = reinterpret_cast<FreeObject*>(link & ~uintptr_t{15});
+    o->key = 0;
+    Span* s = g_pagemap.Get(o);
+    if (s != nullptr) FreeLive(o, s, static_cast<EventKind>(link & 15));
+    o = next;
+  }
+}
+
 // ---- Thread caches ----
 
 void InitThreadCache(ThreadCache* tc) {
@@ -167,6 +284,7 @@ void FlushCache(ThreadCache* tc) {
 void ThreadCacheDestructor(void*) {
   ThreadCache* tc = &t_cache;
   if (tc->state != kCacheActive) return;
+  AllocatorScope scope;
   tc->state = kCacheDead;
   for (uint32_t cl = 1; cl < kNumClasses; ++cl) tc->lists[cl].max = 0;
   FlushCache(tc);
@@ -200,6 +318,13 @@ void InvalidFree(void* p) {
   if (GetOptions().abort_on_invalid_free) InvalidFreeAbort(p);
 }
 
+// Memory of the dynamic loader's own early allocator, which may legitimately
+// reach free.
+bool IsLoaderMemory(const void* p) {
+  (void)p;
+  return false;
+}
+
 // What `p` is to us. usable: bytes the caller may use.
 enum class Owner { kForeign, kInvalid, kLive };
 Owner Classify(const void* p, Span** span, size_t* usable) {
@@ -221,7 +346,12 @@ Owner Classify(const void* p, Span** span, size_t* usable) {
     }
     case SpanState::kLarge:
     case SpanState::kMmapped:
-      if (a != s->start) return Owner::kInvalid;
+      // The key word is set only while a free is deferred (DeferFree);
+      // AllocLarge clears it.
+      if (a != s->start ||
+          static_cast<const FreeObject*>(p)->key == g_free_key) {
+        return Owner::kInvalid;
+      }
       *usable = s->bytes();
       return Owner::kLive;
     default:
@@ -274,12 +404,14 @@ void* AllocLarge(size_t n, size_t align, bool* fresh, size_t* usable) {
     }
     if (s != nullptr) {
       *usable = s->bytes();
+      reinterpret_cast<FreeObject*>(s->start)->key = 0;
       return reinterpret_cast<void*>(s->start);
     }
   }
   Span* s = g_heap.NewMmapped(n == 0 ? 1 : n, align);
   if (s == nullptr) return nullptr;
   *fresh = s->fresh;
+  if (!s->fresh) reinterpret_cast<FreeObject*>(s->start)->key = 0;
   *usable = s->bytes();
   return reinterpret_cast<void*>(s->start);
 }
@@ -329,8 +461,12 @@ void FreeLive(void* p, Span* s, EventKind kind) {
 
 // ---- Slow paths ----
 
-void* MallocSlow(size_t n, EventKind kind) {
+namespace {
+
+// malloc's body below the fast path; the caller holds an AllocatorScope.
+void* MallocBody(size_t n, EventKind kind) {
   EnsureInit();
+  DrainDeferred();
   if (n <= kMaxSmallSize) {
     void* p = AllocSmall(ClassOf(n), n, kind);
     return p != nullptr ? p : Fail(n);
@@ -343,13 +479,45 @@ void* MallocSlow(size_t n, EventKind kind) {
   return p;
 }
 
+// A pointer the page map does not know: a re-entrant block, memory of the
+// dynamic loader's own allocator, or an invalid free.
+void FreeForeign(void* p) {
+  if (ReentrantHeader* h = ReentrantBlock(p)) {
+    ReentrantFree(h);
+    return;
+  }
+  if (IsLoaderMemory(p)) return;
+  InvalidFree(p);
+}
+
+}  // namespace
+
+void* MallocSlow(size_t n, EventKind kind) {
+  if (t_depth != 0) return ReentrantAlloc(n, kReentrantAlign);
+  AllocatorScope scope;
+  return MallocBody(n, kind);
+}
+
 void FreeSlow(void* p, EventKind kind) {
   if (p == nullptr || !__atomic_load_n(&g_inited, __ATOMIC_ACQUIRE)) return;
   Span* s;
   size_t usable;
-  switch (Classify(p, &s, &usable)) {
+  Owner owner = Classify(p, &s, &usable);
+  if (t_depth != 0) {
+    // Interrupted the allocator on this thread: no cache, no lock.
+    if (owner == Owner::kLive) {
+      DeferFree(p, kind);
+    } else if (owner == Owner::kForeign) {
+      if (ReentrantHeader* h = ReentrantBlock(p)) ReentrantFree(h);
+    }
+    return;
+  }
+  AllocatorScope scope;
+  DrainDeferred();
+  switch (owner) {
     case Owner::kForeign:
-      return;  // ld.so's early allocator, memory from before the preload
+      FreeForeign(p);
+      return;
     case Owner::kInvalid:
       InvalidFree(p);
       return;
@@ -364,6 +532,9 @@ void FreeSlow(void* p, EventKind kind) {
 void* Calloc(size_t n, size_t size) {
   size_t total;
   if (__builtin_mul_overflow(n, size, &total)) {
+    errno = ENOMEM;
+    if (t_depth != 0) return nullptr;
+    AllocatorScope scope;
     EnsureInit();
     return Fail(SIZE_MAX);
   }
@@ -372,7 +543,10 @@ void* Calloc(size_t n, size_t size) {
     if (p != nullptr) memset(p, 0, total);
     return p;
   }
+  if (t_depth != 0) return ReentrantAlloc(total, kReentrantAlign);  // zeroed
+  AllocatorScope scope;
   EnsureInit();
+  DrainDeferred();
   bool fresh;
   size_t usable;
   void* p = AllocLarge(total, kPageSize, &fresh, &usable);
@@ -400,13 +574,55 @@ size_t ReadableBytes(const void* p, size_t n) {
 
 }  // namespace
 
+namespace {
+
+// realloc from a re-entrant call: a new re-entrant block, the old block
+// freed as FreeSlow would.
+void* ReentrantRealloc(void* p, size_t size) {
+  size_t old_usable = 0;
+  Span* s = nullptr;
+  ReentrantHeader* h = nullptr;
+  Owner owner = Owner::kForeign;
+  if (__atomic_load_n(&g_inited, __ATOMIC_ACQUIRE)) {
+    owner = Classify(p, &s, &old_usable);
+  }
+  if (owner == Owner::kInvalid) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  if (owner == Owner::kForeign) {
+    h = ReentrantBlock(p);
+    old_usable = h != nullptr ? ReentrantUsable(p, h) : 0;
+  }
+  void* q = ReentrantAlloc(size, kReentrantAlign);
+  if (q == nullptr) return nullptr;
+  if (owner == Owner::kForeign && h == nullptr) {
+    int saved = errno;
+    memcpy(q, p, ReadableBytes(p, size));
+    errno = saved;
+    return q;
+  }
+  memcpy(q, p, old_usable < size ? old_usable : size);
+  if (h != nullptr) {
+    ReentrantFree(h);
+  } else {
+    DeferFree(p, EventKind::kFree);
+  }
+  return q;
+}
+
+}  // namespace
+
 void* Realloc(void* p, size_t size) {
   if (p == nullptr) return Malloc(size, EventKind::kMalloc);
   if (size == 0) {
     Free(p, EventKind::kFree);
     return nullptr;
   }
+  if (t_depth != 0) return ReentrantRealloc(p, size);
+  AllocatorScope scope;
   EnsureInit();
+  DrainDeferred();
   Span* s;
   size_t old_usable = 0;
   Owner owner = Classify(p, &s, &old_usable);
@@ -416,12 +632,17 @@ void* Realloc(void* p, size_t size) {
     return nullptr;
   }
   if (owner == Owner::kForeign) {
-    // Not ours: copy what is there; never free it.
-    void* q = Malloc(size, EventKind::kMalloc);
+    ReentrantHeader* h = ReentrantBlock(p);
+    if (h == nullptr && !IsLoaderMemory(p)) InvalidFree(p);
+    // Not ours: copy what is there; free it only if it is a re-entrant block.
+    size_t old = h != nullptr ? ReentrantUsable(p, h) : size;
+    void* q = MallocBody(size, EventKind::kMalloc);
     if (q != nullptr) {
       int saved = errno;
-      memcpy(q, p, ReadableBytes(p, size));
+      memcpy(q, p,
+             h != nullptr ? (old < size ? old : size) : ReadableBytes(p, size));
       errno = saved;
+      if (h != nullptr) ReentrantFree(h);
     }
     return q;
   }
@@ -445,7 +666,7 @@ void* Realloc(void* p, size_t size) {
   void* q;
   size_t usable;
   if (size <= kMaxSmallSize) {
-    q = Malloc(size, kUntracked);
+    q = AllocSmall(ClassOf(size), size, kUntracked);
     usable = q != nullptr ? ClassSize(ClassOf(size)) : 0;
   } else {
     bool fresh;
@@ -469,7 +690,10 @@ void* ReallocArray(void* p, size_t n, size_t size) {
 
 void* AlignedAllocate(size_t align, size_t size, EventKind kind) {
   if (align <= 16) return Malloc(size, kind);
+  if (t_depth != 0) return ReentrantAlloc(size, align);
+  AllocatorScope scope;
   EnsureInit();
+  DrainDeferred();
   if (align <= kPageSize && size <= kMaxSmallSize) {
     uint32_t cl = ClassForAligned(size, align);
     if (cl != 0) {
@@ -537,10 +761,19 @@ size_t UsableSize(const void* p) {
   if (p == nullptr || !__atomic_load_n(&g_inited, __ATOMIC_ACQUIRE)) return 0;
   Span* s;
   size_t usable = 0;
-  return Classify(p, &s, &usable) == Owner::kLive ? usable : 0;
+  switch (Classify(p, &s, &usable)) {
+    case Owner::kLive:
+      return usable;
+    case Owner::kForeign:
+      if (ReentrantHeader* h = ReentrantBlock(p)) return ReentrantUsable(p, h);
+      return 0;
+    default:
+      return 0;
+  }
 }
 
 AllocatorStats GetAllocatorStats() {
+  AllocatorScope scope;
   EnsureInit();
   PageHeap::Stats st = g_heap.GetStats();
   AllocatorStats r;
@@ -557,35 +790,63 @@ AllocatorStats GetAllocatorStats() {
 
 namespace {
 
+// Every allocator lock, in the order they are taken: registry, classes, heap.
+constexpr uint32_t kNumLocks = kNumClasses + 1;
+SpinLock* LockAt(uint32_t i) {
+  if (i == 0) return &g_registry_lock;
+  if (i < kNumClasses) return g_central[i].lock();
+  return g_heap.lock();
+}
+
 void LockAll() {
-  g_registry_lock.Lock();
-  for (uint32_t cl = 1; cl < kNumClasses; ++cl) g_central[cl].lock()->Lock();
-  g_heap.lock()->Lock();
+  for (uint32_t i = 0; i < kNumLocks; ++i) LockAt(i)->Lock();
 }
 
 void UnlockAll() {
-  g_heap.lock()->Unlock();
-  for (uint32_t cl = kNumClasses; cl-- > 1;) g_central[cl].lock()->Unlock();
-  g_registry_lock.Unlock();
+  for (uint32_t i = kNumLocks; i-- > 0;) LockAt(i)->Unlock();
 }
+
+// Which locks ForkPrepare took. All of them, unless fork() was called from a
+// signal handler that interrupted the allocator on this thread (t_depth > 0):
+// then a lock that stays busy for a while is taken to be held by the
+// interrupted frame, which releases it once the handler returns, in the
+// parent and in the child alike. It is left alone.
+bool g_fork_took[kNumLocks];
+bool g_fork_took_all;
 
 void ForkPrepare() {
   RecorderPrepareFork();
-  LockAll();
+  if (t_depth == 0) {
+    LockAll();
+    for (uint32_t i = 0; i < kNumLocks; ++i) g_fork_took[i] = true;
+    g_fork_took_all = true;
+    return;
+  }
+  g_fork_took_all = true;
+  for (uint32_t i = 0; i < kNumLocks; ++i) {
+    bool took = false;
+    for (int tries = 0; tries < 2000 && !(took = LockAt(i)->TryLock());
+         ++tries) {
+      sched_yield();
+    }
+    g_fork_took[i] = took;
+    if (!took) g_fork_took_all = false;
+  }
 }
 
 void ForkParent() {
-  UnlockAll();
+  for (uint32_t i = kNumLocks; i-- > 0;) {
+    if (g_fork_took[i]) LockAt(i)->Unlock();
+  }
   RecorderParentAfterFork();
 }
 
 void ForkChild() {
-  g_heap.ResetLockAfterFork();
-  for (uint32_t cl = 1; cl < kNumClasses; ++cl) {
-    g_central[cl].lock()->ResetAfterFork();
+  for (uint32_t i = 0; i < kNumLocks; ++i) {
+    if (g_fork_took[i]) LockAt(i)->ResetAfterFork();
   }
-  g_registry_lock.ResetAfterFork();
   g_init_lock.ResetAfterFork();
+  // A deferred free list survives as it is: the child drains it.
   // Other threads do not exist here: their caches go back to the central
   // lists (their TLS blocks may be reused by new threads).
   ThreadCache* tc = g_registry;
@@ -593,7 +854,9 @@ void ForkChild() {
     ThreadCache* next = tc->next;
     if (tc != &t_cache) {
       for (uint32_t cl = 1; cl < kNumClasses; ++cl) tc->lists[cl].max = 0;
-      FlushCache(tc);
+      // With a lock still held by this thread's interrupted frame, flushing
+      // could deadlock: the vanished threads' cached blocks are leaked.
+      if (g_fork_took_all) FlushCache(tc);
       Unregister(tc);
     }
     tc = next;
@@ -671,6 +934,7 @@ void DropSnapshot(Snapshot* snap) {
 void ForEachLiveChunk(void (*fn)(void* arg, uintptr_t start, size_t usable),
                       void* arg) {
   if (!__atomic_load_n(&g_inited, __ATOMIC_ACQUIRE)) return;
+  AllocatorScope scope;
   LockAll();
   Snapshot snap;
   if (TakeSnapshot(&snap)) {
@@ -695,6 +959,7 @@ void ForEachLiveChunk(void (*fn)(void* arg, uintptr_t start, size_t usable),
 void ForEachHeapRegion(void (*fn)(void* arg, uintptr_t start, size_t size),
                        void* arg) {
   if (!__atomic_load_n(&g_inited, __ATOMIC_ACQUIRE)) return;
+  AllocatorScope scope;
   PageHeap::Locked h(&g_heap);
   for (int i = 0; i < g_heap.regions(); ++i) {
     const HeapRegion& r = g_heap.region(i);
