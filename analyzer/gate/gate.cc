@@ -199,7 +199,11 @@ std::string RenderSummary(const GateResult& r,
                       Blocks(p.counted.blocks), " leaked",
                       r.passed ? " (within budget)" : "");
     } else {
-      absl::StrAppend(&out, ": no leaks");
+      bool hidden = false;  // suppressed, baselined or not gated
+      for (size_t i : p.sites) {
+        hidden |= r.sites[i].leak->kind != LeakKind::kReachable;
+      }
+      absl::StrAppend(&out, hidden ? ": no gated leaks" : ": no leaks");
     }
     out.push_back('\n');
     int shown = 0, more = 0;
