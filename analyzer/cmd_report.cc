@@ -10,6 +10,7 @@
 #include "analyzer/analysis.h"
 #include "analyzer/cli_flags.h"
 #include "analyzer/commands.h"
+#include "analyzer/layout/replay_adapter.h"
 #include "analyzer/symbolizer.h"
 
 ABSL_FLAG(std::string, format, "text", "report format: text or json");
@@ -97,11 +98,13 @@ absl::Status ReportTrace(const std::string& trace_path, ReportFormat format,
       if (done == total) fputc('\n', stderr);
     };
   }
+  layout::LayoutConsumer layout;
+  analyze.consumers.push_back(&layout);
   absl::StatusOr<std::unique_ptr<Analysis>> analysis =
       AnalyzeTrace(trace_path, analyze);
   if (!analysis.ok()) return analysis.status();
   Symbolizer symbolizer((*analysis)->index);
-  const Report report = BuildReport(**analysis, symbolizer);
+  const Report report = BuildReport(**analysis, symbolizer, &layout.report());
   if (format == ReportFormat::kJson) {
     out->append(RenderJson(report, options));
   } else {

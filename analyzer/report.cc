@@ -7,7 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "analyzer/json_writer.h"
+#include "analyzer/layout/layout_report.h"
 
 namespace heaplens {
 namespace {
@@ -92,7 +94,14 @@ std::string FrameText(const Frame& f) {
   return out;
 }
 
-Report BuildReport(const Analysis& a, Symbolizer& symbolizer) {
+const std::vector<Frame>& LayoutStack(const Report& report, uint64_t stack) {
+  static const std::vector<Frame>* const kEmpty = new std::vector<Frame>();
+  auto it = report.layout_stacks.find(stack);
+  return it == report.layout_stacks.end() ? *kEmpty : it->second;
+}
+
+Report BuildReport(const Analysis& a, Symbolizer& symbolizer,
+                   const layout::LayoutReport* layout) {
   Report r;
   const TraceIndex& index = a.index;
   r.trace_path = index.path;
@@ -169,6 +178,20 @@ Report BuildReport(const Analysis& a, Symbolizer& symbolizer) {
   for (const trace::Notice& n : index.notices) {
     r.notes.push_back(absl::StrCat("trace notice: ", n.text()));
   }
+  if (layout != nullptr) {
+    r.layout = *layout;
+    auto add = [&](uint64_t stack) {
+      if (!r.layout_stacks.count(stack)) {
+        r.layout_stacks.emplace(stack, symbolizer.Symbolize(stack));
+      }
+    };
+    for (const layout::Pinner& p : layout->pinning.end.pinners) add(p.stack);
+    for (const layout::Pinner& p : layout->pinning.worst.pinners) add(p.stack);
+    for (const layout::SeparatorSite& s : layout->fragmentation.separators) {
+      add(s.stack);
+    }
+  }
+  // Symbolizer notes last: symbolizing the layout's stacks may add some.
   for (const std::string& n : symbolizer.notes()) r.notes.push_back(n);
   return r;
 }
@@ -277,6 +300,23 @@ std::string RenderText(const Report& r, const ReportOptions& options) {
     uint64_t total = 0;
     for (const FreeProblemRecord& p : r.free_problems) total += p.count;
     line(absl::StrCat("FREE ERRORS: ", total, " (see above)"));
+  }
+  if (r.layout) {
+    const layout::StackFrames frames =
+        [&r](uint64_t id) -> const std::vector<Frame>& {
+      return LayoutStack(r, id);
+    };
+    line("");
+    line("HEAP LAYOUT:");
+    for (const std::string& f : layout::LayoutFindings(*r.layout, frames)) {
+      line(absl::StrCat("  ", f));
+    }
+    line("");
+    for (absl::string_view l :
+         absl::StrSplit(layout::RenderLayoutText(*r.layout, frames), '\n',
+                        absl::SkipEmpty())) {
+      line(l);
+    }
   }
   if (!r.notes.empty()) {
     line("");
@@ -426,6 +466,13 @@ std::string RenderJson(const Report& r, const ReportOptions& options) {
     w.EndObject();
   }
   w.EndArray();
+  if (r.layout) {
+    const layout::StackFrames frames =
+        [&r](uint64_t id) -> const std::vector<Frame>& {
+      return LayoutStack(r, id);
+    };
+    layout::WriteLayoutJson(*r.layout, frames, w);
+  }
   w.EndObject();
   return out;
 }

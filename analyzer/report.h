@@ -9,10 +9,13 @@
 #define HEAPLENS_ANALYZER_REPORT_H_
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "analyzer/analysis.h"
+#include "analyzer/layout/layout_analysis.h"
 #include "analyzer/symbolizer.h"
 
 namespace heaplens {
@@ -66,9 +69,21 @@ struct Report {
   std::vector<LeakRecord> leaks;  // all kinds, reachable included
   std::vector<FreeProblemRecord> free_problems;
   std::vector<std::string> notes;  // trace, replay, symbolizer notes
+
+  // The heap-layout analyses (analyzer/layout), when they ran: the
+  // "fragmentation" and "pinning" JSON keys and the HEAP LAYOUT text section.
+  std::optional<layout::LayoutReport> layout;
+  // The symbolized stacks the layout report refers to, by stack id.
+  std::map<uint64_t, std::vector<Frame>> layout_stacks;
 };
 
-Report BuildReport(const Analysis& analysis, Symbolizer& symbolizer);
+// `layout` (may be null): the LayoutConsumer's report of the same replay.
+Report BuildReport(const Analysis& analysis, Symbolizer& symbolizer,
+                   const layout::LayoutReport* layout = nullptr);
+
+// The layout report's stack ids, symbolized from `report.layout_stacks` (an
+// unknown id gives the empty stack).
+const std::vector<Frame>& LayoutStack(const Report& report, uint64_t stack);
 
 std::string RenderText(const Report& report, const ReportOptions& options);
 std::string RenderJson(const Report& report, const ReportOptions& options);

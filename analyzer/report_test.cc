@@ -179,5 +179,55 @@ TEST(ReportTest, OutputIsDeterministic) {
   ASSERT_EQ(leaks.values_size(), 50);
 }
 
+// A layout report (normally from layout::LayoutConsumer) becomes the
+// "fragmentation" and "pinning" keys and the HEAP LAYOUT text section.
+TEST(ReportTest, LayoutSections) {
+  const std::string path = TempPath("layout.hlt");
+  ASSERT_TRUE(LeakyTrace(true).WriteTo(path).ok());
+  auto a = AnalyzeTrace(path);
+  ASSERT_TRUE(a.ok()) << a.status();
+  layout::LayoutReport lr;
+  lr.fragmentation.peak.extent_bytes = 1 << 20;
+  lr.fragmentation.end.extent_bytes = 1 << 20;
+  lr.pinning.end.pinned_bytes = 900 << 10;
+  layout::Pinner p;
+  p.size = 40;
+  p.usable = 48;
+  p.bytes_pinned = 900 << 10;
+  p.resident_pinned = 4096;
+  p.stack = 1;
+  lr.pinning.end.pinners.push_back(p);
+  Symbolizer symbolizer((*a)->index);
+  Report r = BuildReport(**a, symbolizer, &lr);
+  EXPECT_EQ(1u, r.layout_stacks.count(1));
+
+  Struct doc = Parse(RenderJson(r, {}));
+  const Struct& pin = doc.fields().at("pinning").struct_value();
+  EXPECT_EQ(Num(pin, "pinned_bytes"), 900 << 10);
+  const Struct& top =
+      pin.fields().at("pinners").list_value().values(0).struct_value();
+  EXPECT_EQ(Num(top, "size"), 40);
+  EXPECT_EQ(Num(top, "bytes_pinned"), 900 << 10);
+  EXPECT_EQ(Num(top, "resident_pinned"), 4096);
+  EXPECT_TRUE(top.fields().at("stack").has_list_value());
+  const Struct& frag = doc.fields().at("fragmentation").struct_value();
+  EXPECT_EQ(Num(frag.fields().at("peak").struct_value(), "extent_bytes"),
+            1 << 20);
+  EXPECT_TRUE(frag.fields().at("timeline").has_list_value());
+
+  const std::string text = RenderText(r, {});
+  EXPECT_THAT(text, HasSubstr("HEAP LAYOUT:"));
+  EXPECT_THAT(text, HasSubstr("40 B allocated in "));
+  EXPECT_THAT(text, HasSubstr("pins 900.0 KiB of free heap (4.0 KiB still "
+                              "resident)"));
+  // The layout comes after the leak summary.
+  EXPECT_LT(text.find("LEAK SUMMARY:"), text.find("HEAP LAYOUT:"));
+
+  // Without a layout report, neither appears.
+  Report plain = BuildReport(**a, symbolizer);
+  EXPECT_THAT(RenderJson(plain, {}), Not(HasSubstr("\"pinning\"")));
+  EXPECT_THAT(RenderText(plain, {}), Not(HasSubstr("HEAP LAYOUT")));
+}
+
 }  // namespace
 }  // namespace heaplens

@@ -8,31 +8,31 @@ import e2e_lib as e2e
 
 
 def layout_json(trace_path):
-    """The report's `fragmentation` and `pinning` sections. Taken from
-    `heaplens report --format=json` when the CLI's report carries them, else
-    from //analyzer/layout:heaplens_layout (same writer, same keys)."""
-    try:
-        report = e2e.report_json(trace_path)
-        if "pinning" in report and "fragmentation" in report:
-            return report
-    except (AssertionError, ValueError, FileNotFoundError):
-        pass
-    r = subprocess.run([e2e.runfile("analyzer/layout/heaplens_layout"),
-                        trace_path], capture_output=True, text=True,
-                       timeout=300)
-    if r.returncode != 0:
-        raise AssertionError(f"heaplens_layout exited {r.returncode}: "
-                             f"{r.stderr}")
-    return json.loads(r.stdout)
+    """The report of `heaplens report --format=json`, which carries the
+    layout's `fragmentation` and `pinning` sections."""
+    report = e2e.report_json(trace_path)
+    for key in ("fragmentation", "pinning"):
+        if key not in report:
+            raise AssertionError(f"heaplens report has no {key!r} key")
+    return report
 
 
-def layout_text(trace_path):
-    r = subprocess.run([e2e.runfile("analyzer/layout/heaplens_layout"),
-                        "--text", trace_path], capture_output=True, text=True,
-                       timeout=300)
+def layout_findings(trace_path):
+    """The plain-sentence findings of the text report's HEAP LAYOUT section,
+    without the '==PID==' prefix."""
+    r = subprocess.run([e2e.HEAPLENS(), "report", trace_path],
+                       capture_output=True, text=True, timeout=300)
     if r.returncode != 0:
         raise AssertionError(r.stderr)
-    return r.stdout
+    lines = [re.sub(r"^==\d+== ", "", l) for l in r.stdout.splitlines()]
+    if "HEAP LAYOUT:" not in lines:
+        raise AssertionError("no HEAP LAYOUT section:\n" + r.stdout)
+    out = []
+    for l in lines[lines.index("HEAP LAYOUT:") + 1:]:
+        if not l.strip():
+            break
+        out.append(l.strip())
+    return out
 
 
 _MARK = re.compile(rb"^mark (\d+) brk 0x([0-9a-f]+) heap_rss_kb (\d+)$", re.M)

@@ -67,8 +67,7 @@ class PinningReportTest(unittest.TestCase):
         self.assertEqual(200, len(self.report["fragmentation"]["timeline"]))
 
     def test_text_finding_names_pin_top(self):
-        text = hm.layout_text(self.trace)
-        first = text.splitlines()[0]
+        first = hm.layout_findings(self.trace)[0]
         self.assertRegex(
             first, r"^40 B allocated in pin_top \(pin_top\.c:\d+\) pins "
             r"9\d\.\d MiB of free heap \([\d.]+ [KMG]?i?B still resident\)$")
