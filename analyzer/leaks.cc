@@ -18,8 +18,11 @@ enum State : uint8_t {
 
 class Classifier {
  public:
-  explicit Classifier(const HeapGraphData& g)
-      : g_(g), n_(g.block_address.size()), state_(n_, kUnreached) {}
+  // `order` (may be null: address order) is the order in which the clique
+  // pass considers blocks as clique leaders.
+  Classifier(const HeapGraphData& g, const std::vector<uint64_t>* order)
+      : g_(g), n_(g.block_address.size()), state_(n_, kUnreached),
+        order_(order != nullptr && order->size() == n_ ? order : nullptr) {}
 
   std::vector<LeakKind> Run(uint64_t* bad_refs) {
     // Mark from the roots: every root word is a definite source.
@@ -27,9 +30,11 @@ class Classifier {
       for (uint64_t ref : root.refs) PushFromDefinite(ref, true);
     }
     ProcessRootMarkStack();
-    // Clique pass: each still unreached block, in address order, leads a
-    // clique; blocks it reaches become indirect members.
-    for (uint64_t i = 0; i < n_; ++i) {
+    // Clique pass: each still unreached block, in address order (or the
+    // given order), leads a clique; blocks it reaches become indirect
+    // members.
+    for (uint64_t k = 0; k < n_; ++k) {
+      const uint64_t i = order_ != nullptr ? (*order_)[k] : k;
       if (state_[i] != kUnreached) continue;
       stack_.push_back(i);
       while (!stack_.empty()) {
@@ -106,6 +111,7 @@ class Classifier {
   const uint64_t n_;
   std::vector<uint8_t> state_;
   std::vector<uint64_t> stack_;
+  const std::vector<uint64_t>* order_;
   uint64_t bad_refs_ = 0;
 };
 
@@ -129,7 +135,7 @@ const char* LeakKindName(LeakKind kind) {
 
 std::vector<LeakKind> ClassifyHeapGraph(const HeapGraphData& graph,
                                         uint64_t* bad_refs) {
-  return Classifier(graph).Run(bad_refs);
+  return Classifier(graph, nullptr).Run(bad_refs);
 }
 
 LeakResult AnalyzeLeaks(const LiveSet& live, const HeapGraphData* graph) {
@@ -138,7 +144,26 @@ LeakResult AnalyzeLeaks(const LiveSet& live, const HeapGraphData* graph) {
   if (graph != nullptr) {
     r.has_graph = true;
     uint64_t bad_refs = 0;
-    std::vector<LeakKind> kinds = ClassifyHeapGraph(*graph, &bad_refs);
+    // Clique leaders in allocation order (then address order): memcheck
+    // takes them in address order, but its allocator hands out increasing
+    // addresses, so there that is allocation order. Ours does not (size
+    // classes), and address order would make e.g. a lost std::map's first
+    // node the definite block and the map object indirect.
+    std::vector<uint64_t> order(graph->block_address.size());
+    {
+      std::vector<uint64_t> time(order.size(), UINT64_MAX);
+      for (size_t i = 0; i < order.size(); ++i) {
+        order[i] = i;
+        auto it = live.find(graph->block_address[i]);
+        if (it != live.end()) time[i] = it->second.time_ns;
+      }
+      std::stable_sort(order.begin(), order.end(),
+                       [&time](uint64_t a, uint64_t b) {
+                         return time[a] < time[b];
+                       });
+    }
+    std::vector<LeakKind> kinds =
+        Classifier(*graph, &order).Run(&bad_refs);
     if (bad_refs > 0) {
       r.notes.push_back(absl::StrCat("heap graph: ", bad_refs,
                                      " references to blocks outside the graph "
