@@ -41,6 +41,7 @@
 #include "interposer/recorder/event_batch.h"
 #include "interposer/recorder/heap_graph.h"
 #include "interposer/recorder/module_map.h"
+#include "interposer/recorder/stack_cache.h"
 #include "interposer/recorder/stack_interner.h"
 #include "interposer/recorder/trace_file.h"
 #include "interposer/recorder/unwinder.h"
@@ -79,6 +80,7 @@ struct ThreadBuffer {
   uint64_t events;    // owner only
   uint64_t start_ns;
   ThreadBuffer* next;  // registry, append-only, under g_lock
+  StackCache cache;    // owner only; cleared when the buffer changes owner
   EventRecord ring[kRingSize];
 };
 
@@ -102,6 +104,12 @@ pthread_key_t g_key;
 bool g_key_ok = false;
 std::atomic<uint64_t> g_slow_events{0};
 std::atomic<uint64_t> g_dropped{0};
+// Bumped whenever the interner forgets stacks: cached stack ids of an older
+// generation are not used.
+std::atomic<uint32_t> g_stack_generation{1};
+// False once the frame-pointer walk and the DWARF unwinder disagreed about
+// frame 0: every stack is then unwound in full, uncached.
+std::atomic<bool> g_use_stack_top{true};
 // Modules.
 SpinLock g_module_lock;
 ModuleGeneration g_modgen;       // under g_module_lock
@@ -272,7 +280,10 @@ void CheckModules(bool force) {
       AppendLocked(w);
       // After a dlclose, addresses may be reused by another object: stacks
       // interned before must get fresh node definitions.
-      if (unloaded) Interner().Reset(false);
+      if (unloaded) {
+        Interner().Reset(false);
+        g_stack_generation.fetch_add(1, std::memory_order_relaxed);
+      }
     }
     break;
   }
@@ -294,13 +305,58 @@ __attribute__((noinline)) uint32_t InternSlow(const uint64_t* pcs, int n) {
   return id;
 }
 
-inline uint32_t CurrentStack() {
-  uint64_t pcs[kMaxStackDepth];
-  int n = CaptureStack(pcs, g_stack_depth);
+inline uint32_t InternStack(const uint64_t* pcs, int n) {
   if (n == 0) return 0;
   uint32_t id = Interner().Find(pcs, n, StackInterner::Hash(pcs, n));
   if (__builtin_expect(id != 0, 1)) return id;
   return InternSlow(pcs, n);
+}
+
+// Without a usable stack top: a full unwind that skips heaplens' frames.
+__attribute__((noinline)) uint32_t FullStack() {
+  uint64_t pcs[kMaxStackDepth];
+  int n = CaptureStack(pcs, g_stack_depth);
+  return InternStack(pcs, n);
+}
+
+// A cache miss: unwind from the known top until a cached frame verifies
+// (out of line: it needs 4 KiB of stack and the DWARF unwinder).
+__attribute__((noinline)) uint32_t StackCacheMiss(const StackTop& top,
+                                                  StackCache* cache) {
+  uint64_t pcs[kMaxStackDepth];
+  uint64_t slots[kMaxStackDepth];
+  UnwoundStack s;
+  s.pcs = pcs;
+  s.slots = slots;
+  UnwindFrom(top, g_stack_depth, cache, &s);
+  if (__builtin_expect(!s.top_found, 0)) {
+    g_use_stack_top.store(false, std::memory_order_relaxed);
+    return FullStack();
+  }
+  uint32_t id = InternStack(pcs, s.depth);
+  cache->Insert(id, s);
+  return id;
+}
+
+ThreadBuffer* AttachThread();
+
+// The stack of the hook's caller. Hot path: the frame-pointer walk over
+// heaplens' own frames finds frame 0, and a cached stack whose slots still
+// hold its pcs is reused (a few loads per frame, no unwinding).
+inline uint32_t CurrentStack() {
+  ThreadBuffer* b = t_buf;
+  if (__builtin_expect(b == nullptr, 0)) b = AttachThread();
+  StackTop top;
+  if (__builtin_expect(b != nullptr && b->cache.initialized(), 1) &&
+      g_use_stack_top.load(std::memory_order_relaxed) &&
+      FindStackTop(__builtin_frame_address(0), &top)) {
+    StackCache* cache = &b->cache;
+    cache->SetGeneration(g_stack_generation.load(std::memory_order_relaxed));
+    uint32_t id = cache->Find(top);
+    if (__builtin_expect(id != 0, 1)) return id;
+    return StackCacheMiss(top, cache);
+  }
+  return FullStack();
 }
 
 // ---- Thread buffers ----
@@ -377,6 +433,8 @@ ThreadBuffer* AttachThread() {
     if (b == nullptr) {
       b = static_cast<ThreadBuffer*>(InternalMap(sizeof(ThreadBuffer)));
       if (b == nullptr) return nullptr;
+      void* cache_mem = InternalMap(StackCache::BytesFor(g_stack_depth));
+      if (cache_mem != nullptr) b->cache.Init(cache_mem, g_stack_depth);
       b->next = g_threads.load(std::memory_order_relaxed);
       g_threads.store(b, std::memory_order_release);
     }
@@ -387,6 +445,7 @@ ThreadBuffer* AttachThread() {
     b->sequence = 0;
     b->events = 0;
     b->start_ns = NowNs();
+    b->cache.Clear();  // another thread's stack
     b->in_use.store(true, std::memory_order_release);
   }
   t_buf = b;
@@ -757,6 +816,7 @@ void RecorderChildAfterFork() {
   // The inherited descriptor shares the parent's file and lock: drop it.
   g_file.Abandon();
   Interner().Reset(true);
+  g_stack_generation.fetch_add(1, std::memory_order_relaxed);
   g_start_ns = MonotonicNs();
   g_tracing_active = false;
   if (!OpenTrace(parent)) {

@@ -1,22 +1,19 @@
 #include "interposer/recorder/unwinder.h"
 
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
 #include <link.h>
+#include <unwind.h>
+
+#include "interposer/recorder/stack_cache.h"
 
 namespace heaplens {
 namespace {
 
-// Executable ranges of heaplens' own module and of libunwind.
-struct Range {
-  uintptr_t lo, hi;
-};
-Range g_skip[2];
-int g_skip_count = 0;
+// Executable range of heaplens' own module.
+uintptr_t g_self_lo = 0, g_self_hi = 0;
 
 struct FindArg {
   uintptr_t addr;
-  Range range;
+  uintptr_t lo, hi;
   bool found;
 };
 
@@ -36,50 +33,131 @@ int FindModule(struct dl_phdr_info* info, size_t, void* data) {
     }
   }
   if (!contains) return 0;
-  a->range = {lo, hi};
+  a->lo = lo;
+  a->hi = hi;
   a->found = true;
   return 1;
 }
 
-void AddSkip(uintptr_t addr) {
-  FindArg a = {addr, {0, 0}, false};
-  dl_iterate_phdr(FindModule, &a);
-  if (a.found && g_skip_count < 2) g_skip[g_skip_count++] = a.range;
+inline bool InSelf(uintptr_t pc) { return pc >= g_self_lo && pc < g_self_hi; }
+
+struct Walk {
+  StackTop top;  // top.slot == 0: skip frames inside heaplens instead
+  int max_depth;
+  StackCache* splice;
+  UnwoundStack* out;
+  int skipped;
+  bool started;
+  bool stopped;  // by us: max_depth, a splice, or a mismatch
+};
+
+_Unwind_Reason_Code OnFrame(struct _Unwind_Context* ctx, void* arg) {
+  auto* w = static_cast<Walk*>(arg);
+  int before = 0;
+  uintptr_t pc = _Unwind_GetIPInfo(ctx, &before);
+  // The context's CFA is the inner frame's CFA (this frame's stack pointer
+  // after the call returns), so this frame's pc was read from CFA - 8;
+  // except for a frame interrupted by a signal (its pc comes from the
+  // signal context).
+  uintptr_t cfa = _Unwind_GetCFA(ctx);
+  uintptr_t slot = (cfa != 0 && before == 0) ? cfa - 8 : 0;
+  UnwoundStack* out = w->out;
+  if (!w->started) {
+    if (w->top.slot == 0) {
+      if (InSelf(pc)) return _URC_NO_REASON;
+    } else {
+      if (slot == 0 || slot < w->top.slot) {
+        if (++w->skipped > 64) {
+          w->stopped = true;
+          return _URC_NORMAL_STOP;
+        }
+        return _URC_NO_REASON;
+      }
+      if (slot != w->top.slot || pc != w->top.ip) {
+        w->stopped = true;  // the frame-pointer walk and DWARF disagree
+        return _URC_NORMAL_STOP;
+      }
+      out->top_found = true;
+    }
+    w->started = true;
+  }
+  if (pc == 0) return _URC_END_OF_STACK;
+  if (out->depth >= w->max_depth) {
+    w->stopped = true;
+    return _URC_NORMAL_STOP;
+  }
+  if (w->splice != nullptr && out->depth > 0 && slot != 0 &&
+      w->splice->Splice(slot, pc, w->max_depth, out)) {
+    w->stopped = true;
+    return _URC_NORMAL_STOP;
+  }
+  out->pcs[out->depth] = pc;
+  out->slots[out->depth] = slot;
+  ++out->depth;
+  return _URC_NO_REASON;
 }
 
-inline bool Skipped(uintptr_t pc) {
-  for (int i = 0; i < g_skip_count; ++i) {
-    if (pc >= g_skip[i].lo && pc < g_skip[i].hi) return true;
+void Run(Walk* w) {
+  _Unwind_Reason_Code r = _Unwind_Backtrace(OnFrame, w);
+  if (!w->stopped && w->started && r == _URC_END_OF_STACK) {
+    w->out->complete = true;
   }
-  return false;
 }
 
 }  // namespace
 
 void UnwinderInit(bool skip_self) {
-  unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-  g_skip_count = 0;
+  g_self_lo = g_self_hi = 0;
   if (skip_self) {
-    AddSkip(reinterpret_cast<uintptr_t>(&UnwinderInit));
-    AddSkip(reinterpret_cast<uintptr_t>(&unw_backtrace));
+    FindArg a = {reinterpret_cast<uintptr_t>(&UnwinderInit), 0, 0, false};
+    dl_iterate_phdr(FindModule, &a);
+    if (a.found) {
+      g_self_lo = a.lo;
+      g_self_hi = a.hi;
+    }
   }
 }
 
-int CaptureStack(uint64_t* out, int max_depth) {
-  // Room for the frames we skip (allocator entry, hooks, recorder).
-  constexpr int kExtra = 12;
-  void* frames[kMaxStackDepth + kExtra];
-  if (max_depth > kMaxStackDepth) max_depth = kMaxStackDepth;
-  int n = unw_backtrace(frames, max_depth + kExtra);
-  int i = 0;
-  while (i < n && Skipped(reinterpret_cast<uintptr_t>(frames[i]))) ++i;
-  int k = 0;
-  for (; i < n && k < max_depth; ++i) {
-    uintptr_t pc = reinterpret_cast<uintptr_t>(frames[i]);
-    if (pc == 0) break;
-    out[k++] = pc;
+bool FindStackTop(const void* fp, StackTop* top) {
+  if (g_self_hi == 0) return false;
+  auto* f = static_cast<const uintptr_t*>(fp);
+  for (int i = 0; i < 16; ++i) {
+    uintptr_t ret = f[1];
+    if (!InSelf(ret)) {
+      top->slot = reinterpret_cast<uintptr_t>(&f[1]);
+      top->ip = ret;
+      return ret != 0;
+    }
+    auto* next = reinterpret_cast<const uintptr_t*>(f[0]);
+    if (next <= f || (reinterpret_cast<uintptr_t>(next) & 7) != 0 ||
+        reinterpret_cast<uintptr_t>(next) - reinterpret_cast<uintptr_t>(f) >
+            (1u << 20)) {
+      return false;
+    }
+    f = next;
   }
-  return k;
+  return false;
+}
+
+void UnwindFrom(const StackTop& top, int max_depth, StackCache* splice,
+                UnwoundStack* out) {
+  if (max_depth > kMaxStackDepth) max_depth = kMaxStackDepth;
+  out->depth = 0;
+  out->complete = false;
+  out->top_found = false;
+  Walk w = {top, max_depth, splice, out, 0, false, false};
+  Run(&w);
+}
+
+int CaptureStack(uint64_t* out, int max_depth) {
+  if (max_depth > kMaxStackDepth) max_depth = kMaxStackDepth;
+  uint64_t slots[kMaxStackDepth];
+  UnwoundStack s;
+  s.pcs = out;
+  s.slots = slots;
+  Walk w = {{0, 0}, max_depth, nullptr, &s, 0, false, false};
+  Run(&w);
+  return s.depth;
 }
 
 }  // namespace heaplens
