@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
   printf("%s: peak %ld kB, after free %ld kB (%.1f%%), break %s\n",
          pinned ? "pinned" : "unpinned", peak, after, 100.0 * after / peak,
          brk_after < brk_peak ? "lowered" : "unchanged");
-  if (pinned && brk_after != brk_peak) return 3;  // the pin must hold
+  // The pin must hold: the break may drop only to just above it.
+  if (pinned && brk_after < static_cast<char*>(top) + 20000) return 3;
   // Unpinned, the break drops unless thread-cached blocks sit at the top
   // (reported, not required: the requirement is resident memory).
   free(top);

@@ -107,14 +107,15 @@ void PageHeap::UnlinkList(Span** head, Span* s) {
   s->next = s->prev = nullptr;
 }
 
-void PageHeap::LinkFree(Span* s) {
+void PageHeap::LinkFree(Span* s, bool part_of_large_run) {
   s->state = SpanState::kFree;
   s->size_class = 0;
   LinkList(ListFor(s->npages), s);
   map_->Set(PageOf(s->start), s);
   map_->Set(PageOf(s->end()) - 1, s);
   free_bytes_ += s->bytes();
-  if (!s->released && s->bytes() >= config_.release_min &&
+  if (!s->released &&
+      (s->bytes() >= config_.release_min || part_of_large_run) &&
       config_.release_policy != kReleaseNever) {
     s->dirty_listed = 1;
     s->dnext = nullptr;
@@ -306,29 +307,47 @@ bool PageHeap::Grow(size_t npages) {
 
 // ---- Freeing ----
 
+// Only runs in the same state coalesce: a dirty run next to a released one
+// stays separate until it is released itself (Release merges it then).
+// Merging them would make the whole run dirty, and the next release would
+// madvise all of it again -- with a large released heap top, every small
+// free next to it cost an madvise of the whole top (sqlite3: 1,400 calls of
+// up to 80 MB each).
 Span* PageHeap::InsertCoalesced(Span* s) {
   s->state = SpanState::kFree;
   uintptr_t first = PageOf(s->start);
   Span* left = map_->GetPage(first - 1);
   if (left != nullptr && left->state == SpanState::kFree &&
-      left->end() == s->start && left->region == s->region) {
+      left->end() == s->start && left->region == s->region &&
+      left->released == s->released) {
     UnlinkFree(left);
     s->start = left->start;
     s->npages += left->npages;
-    s->released = s->released && left->released;
     if (left->time_ms > s->time_ms) s->time_ms = left->time_ms;
     FreeSpanRecord(left);
   }
   Span* right = map_->GetPage(PageOf(s->end()));
   if (right != nullptr && right->state == SpanState::kFree &&
-      right->start == s->end() && right->region == s->region) {
+      right->start == s->end() && right->region == s->region &&
+      right->released == s->released) {
     UnlinkFree(right);
     s->npages += right->npages;
-    s->released = s->released && right->released;
     if (right->time_ms > s->time_ms) s->time_ms = right->time_ms;
     FreeSpanRecord(right);
   }
-  LinkFree(s);
+  // A dirty run next to a released one is part of a larger free run: it is
+  // released by the policy whatever its own size.
+  bool next_to_released = false;
+  if (!s->released) {
+    Span* l = map_->GetPage(PageOf(s->start) - 1);
+    Span* r = map_->GetPage(PageOf(s->end()));
+    next_to_released =
+        (l != nullptr && l->state == SpanState::kFree && l->end() == s->start &&
+         l->region == s->region && l->released) ||
+        (r != nullptr && r->state == SpanState::kFree && r->start == s->end() &&
+         r->region == s->region && r->released);
+  }
+  LinkFree(s, next_to_released);
   return s;
 }
 
@@ -340,8 +359,8 @@ void PageHeap::Delete(Span* s) {
   s->bump = s->allocated = s->capacity = 0;
   s->released = 0;
   s->time_ms = now;
-  Span* merged = InsertCoalesced(s);
-  ApplyPolicy(merged, now);
+  InsertCoalesced(s);
+  ApplyPolicy(now);
 }
 
 void PageHeap::Release(Span* s) {
@@ -351,21 +370,48 @@ void PageHeap::Release(Span* s) {
   }
   // Even if madvise failed, it is not relisted: no retry loop.
   s->released = 1;
-  LinkFree(s);
+  InsertCoalesced(s);
+  MaybeTrim();
 }
 
-void PageHeap::MaybeTrim(Span* s) {
-  if (brk_region_ < 0 || s->region != brk_region_ || s->end() != brk_end_) {
+// The free run at the top of the brk extent may be several spans (dirty and
+// released runs do not coalesce); they are merged here before the cut.
+void PageHeap::MaybeTrim() {
+  if (brk_region_ < 0 || brk_end_ == 0) return;
+  Span* top = map_->GetPage(PageOf(brk_end_) - 1);
+  if (top == nullptr || top->state != SpanState::kFree ||
+      top->end() != brk_end_ || top->region != brk_region_) {
     return;
   }
-  if (s->bytes() <= config_.trim_threshold) return;
+  size_t total = top->bytes();
+  Span* low = top;
+  for (;;) {
+    Span* left = map_->GetPage(PageOf(low->start) - 1);
+    if (left == nullptr || left->state != SpanState::kFree ||
+        left->end() != low->start || left->region != low->region) {
+      break;
+    }
+    total += left->bytes();
+    low = left;
+  }
+  if (total <= config_.trim_threshold) return;
   size_t keep = RoundUp(config_.top_pad, kPageSize);
-  if (s->bytes() <= keep) return;
-  size_t cut = s->bytes() - keep;
+  if (total <= keep) return;
+  size_t cut = total - keep;
   if (os_->Sbrk(0) != reinterpret_cast<void*>(brk_end_)) return;  // not ours
   if (os_->Sbrk(-static_cast<intptr_t>(cut)) == nullptr) return;
-  uintptr_t new_end = brk_end_ - cut;
+  // One span [low->start, brk_end_), released only if all parts were.
+  Span* s = low;
   UnlinkFree(s);
+  while (s->end() != brk_end_) {
+    Span* right = map_->GetPage(PageOf(s->end()));
+    UnlinkFree(right);
+    s->npages += right->npages;
+    s->released = s->released && right->released;
+    if (right->time_ms > s->time_ms) s->time_ms = right->time_ms;
+    FreeSpanRecord(right);
+  }
+  uintptr_t new_end = brk_end_ - cut;
   map_->SetRange(PageOf(new_end), cut >> kPageShift, nullptr);
   map_->Set(PageOf(s->end()) - 1, nullptr);
   s->npages -= cut >> kPageShift;
@@ -379,8 +425,8 @@ void PageHeap::MaybeTrim(Span* s) {
   Segment(EventKind::kHeapShrink, new_end, cut);
 }
 
-void PageHeap::ApplyPolicy(Span* merged, uint64_t now) {
-  MaybeTrim(merged);  // may free `merged`; do not use it below
+void PageHeap::ApplyPolicy(uint64_t now) {
+  MaybeTrim();
   switch (config_.release_policy) {
     case kReleaseEager:
       while (dirty_head_ != nullptr && PendingSegmentsRoom(4)) {

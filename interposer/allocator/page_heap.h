@@ -171,7 +171,8 @@ class PageHeap {
   Span* NewSpanRecord();
   void FreeSpanRecord(Span* s);
   Span** ListFor(size_t npages);
-  void LinkFree(Span* s);
+  // part_of_large_run: list a dirty span for release even below release_min.
+  void LinkFree(Span* s, bool part_of_large_run = false);
   void UnlinkFree(Span* s);
   Span* FindFree(size_t npages);
   Span* Carve(Span* s, size_t npages);
@@ -181,8 +182,8 @@ class PageHeap {
   bool Grow(size_t npages);
   bool AddMemory(uintptr_t start, uintptr_t end, bool brk);
   void Release(Span* s);
-  void MaybeTrim(Span* s);
-  void ApplyPolicy(Span* merged, uint64_t now);
+  void MaybeTrim();
+  void ApplyPolicy(uint64_t now);
   void DecayLocked(uint64_t now);
   void EvictCached(Span* s);
   void LinkList(Span** head, Span* s);

@@ -1,9 +1,12 @@
 // Multi-threaded and fork stress of the preloaded allocator: cross-thread
 // frees, thread churn, fork while other threads allocate. Each test runs
 // under an alarm so a deadlock fails instead of hanging.
+#include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -148,6 +151,138 @@ TEST_F(Stress, ForkWhileThreadsAllocate) {
   }
   stop = true;
   for (auto& th : threads) th.join();
+}
+
+// A signal handler that allocates and frees while its thread is inside
+// malloc/free (the allocator's re-entrant path): no deadlock, no corruption.
+// It also frees blocks the interrupted code allocated (deferred frees).
+std::atomic<int> g_handler_runs{0};
+std::atomic<void*> g_handoff{nullptr};
+
+void AllocatingHandler(int) {
+  int saved = errno;
+  void* a = malloc(48);
+  void* b = calloc(3, 100);
+  void* c = realloc(nullptr, 40);
+  c = realloc(c, 5000);
+  void* d = memalign(256, 100);
+  void* big = malloc(200000);
+  if (a != nullptr && b != nullptr && c != nullptr && d != nullptr &&
+      big != nullptr && reinterpret_cast<uintptr_t>(d) % 256 == 0 &&
+      static_cast<char*>(b)[299] == 0 && malloc_usable_size(c) >= 5000) {
+    memset(a, 1, 48);
+    memset(c, 2, 5000);
+    memset(big, 3, 200000);
+    g_handler_runs++;
+  }
+  free(a);
+  free(b);
+  free(c);
+  free(d);
+  free(big);
+  free(g_handoff.exchange(nullptr));
+  errno = saved;
+}
+
+TEST_F(Stress, MallocInSignalHandler) {
+  struct sigaction sa = {};
+  sa.sa_handler = AllocatingHandler;
+  sa.sa_flags = SA_RESTART;
+  ASSERT_EQ(sigaction(SIGPROF, &sa, nullptr), 0);
+  struct itimerval it = {{0, 200}, {0, 200}};
+  ASSERT_EQ(setitimer(ITIMER_PROF, &it, nullptr), 0);
+  std::mt19937 rng(7);
+  std::vector<void*> v(256, nullptr);
+  for (long i = 0; i < 20000000 && g_handler_runs < 3000; ++i) {
+    size_t k = i % v.size();
+    free(v[k]);
+    size_t n = rng() % 8 == 0 ? rng() % 100000 + 1 : rng() % 300 + 1;
+    v[k] = malloc(n);
+    ASSERT_NE(v[k], nullptr);
+    Fill(v[k], n);
+    if (i % 16 == 0) free(g_handoff.exchange(malloc(n)));
+  }
+  struct itimerval off = {};
+  setitimer(ITIMER_PROF, &off, nullptr);
+  signal(SIGPROF, SIG_DFL);
+  for (void* p : v) free(p);
+  free(g_handoff.exchange(nullptr));
+  EXPECT_GT(g_handler_runs.load(), 0);
+  // The heap is sane afterwards.
+  std::vector<void*> w;
+  for (int j = 0; j < 10000; ++j) {
+    w.push_back(malloc(j % 700 + 1));
+    Fill(w.back(), j % 700 + 1);
+  }
+  for (int j = 0; j < 10000; ++j) EXPECT_TRUE(Check(w[j], j % 700 + 1));
+  for (void* p : w) free(p);
+}
+
+// fork() from a signal handler that may interrupt malloc, while other
+// threads allocate. The child allocates and exits.
+std::atomic<int> g_forks{0};
+std::atomic<int> g_fork_failures{0};
+
+void ForkingHandler(int) {
+  int saved = errno;
+  pid_t pid = fork();
+  if (pid == 0) {
+    void* p = malloc(100);
+    free(p);
+    _exit(p != nullptr ? 0 : 1);
+  }
+  if (pid > 0) {
+    int st = 0;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      g_fork_failures++;
+    }
+    g_forks++;
+  }
+  errno = saved;
+}
+
+TEST_F(Stress, ForkInSignalHandler) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      std::vector<void*> v(256, nullptr);
+      while (!stop) {
+        size_t i = rng() % v.size();
+        free(v[i]);
+        v[i] = malloc(rng() % 2000 + 1);
+      }
+      for (void* p : v) free(p);
+    });
+  }
+  struct sigaction sa = {};
+  sa.sa_handler = ForkingHandler;
+  sa.sa_flags = SA_RESTART;
+  ASSERT_EQ(sigaction(SIGUSR1, &sa, nullptr), 0);
+  pthread_t self = pthread_self();
+  std::atomic<bool> killer_done{false};
+  std::thread killer([&] {
+    for (int i = 0; i < 40; ++i) {
+      pthread_kill(self, SIGUSR1);
+      usleep(2000);
+    }
+    killer_done = true;
+  });
+  std::mt19937 rng(9);
+  std::vector<void*> v(128, nullptr);
+  while (!killer_done) {
+    size_t k = rng() % v.size();
+    free(v[k]);
+    v[k] = malloc(rng() % 3000 + 1);
+  }
+  killer.join();
+  stop = true;
+  for (auto& th : threads) th.join();
+  for (void* p : v) free(p);
+  signal(SIGUSR1, SIG_DFL);
+  EXPECT_GT(g_forks.load(), 0);
+  EXPECT_EQ(g_fork_failures.load(), 0);
 }
 
 }  // namespace
