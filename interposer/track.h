@@ -71,6 +71,11 @@ void TrackAllocFailed(size_t size);
 // The heap's shape changed (kHeapGrow, kHeapShrink, kMmap, kMunmap,
 // kMadvise): [addr, addr + size).
 void TrackSegment(EventKind kind, uintptr_t addr, size_t size);
+// Something the user should know about the run (a Notice packet, severity
+// WARNING), e.g. "brk failed (ENOMEM); using mmap'd regions". `text` is a
+// NUL-terminated string of at most 400 bytes. Not on the hot path: it takes
+// the recorder's file lock.
+void TrackNotice(const char* text);
 
 }  // namespace heaplens
 

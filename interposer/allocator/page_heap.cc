@@ -1,5 +1,6 @@
 #include "interposer/allocator/page_heap.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "interposer/internal_memory.h"
@@ -31,6 +32,12 @@ void Segment(EventKind kind, uintptr_t addr, size_t size) {
   if (t_npending < kMaxPending) t_pending[t_npending++] = {kind, addr, size};
 }
 
+// A Notice (TrackNotice) queued like a segment event; `text` is static.
+constexpr EventKind kPendingNotice = static_cast<EventKind>(0);
+void Notice(const char* text) {
+  Segment(kPendingNotice, reinterpret_cast<uintptr_t>(text), 0);
+}
+
 }  // namespace
 
 bool PendingSegmentsRoom(int n) {
@@ -43,7 +50,12 @@ void EmitPendingSegments() {
   t_npending = 0;
   for (int i = 0; i < n; ++i) {
     PendingSegment e = t_pending[i];
-    if (TracingActive()) TrackSegment(e.kind, e.addr, e.size);
+    if (!TracingActive()) continue;
+    if (e.kind == kPendingNotice) {
+      TrackNotice(reinterpret_cast<const char*>(e.addr));
+    } else {
+      TrackSegment(e.kind, e.addr, e.size);
+    }
   }
 }
 
@@ -296,7 +308,13 @@ bool PageHeap::Grow(size_t npages) {
       }
     }
   }
-  // The break cannot grow: an mmap'd region serves as heap instead.
+  // The break cannot grow: an mmap'd region serves as heap instead. The
+  // trace says so once.
+  if (!brk_failed_) {
+    brk_failed_ = true;
+    Notice(errno == ENOMEM ? "brk failed (ENOMEM); using mmap'd regions as heap"
+                           : "brk failed; using mmap'd regions as heap");
+  }
   size_t size = bytes > kFallbackRegionBytes ? bytes : kFallbackRegionBytes;
   void* p = os_->Map(size);
   if (p == nullptr) return false;

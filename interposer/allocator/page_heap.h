@@ -211,6 +211,7 @@ class PageHeap {
   uintptr_t brk_end_;  // end of the brk extent we last grew
   int brk_region_;     // index of that extent, -1 if none
   uint64_t last_decay_ms_;
+  bool brk_failed_;  // the fallback notice was queued
   HeapRegion regions_[kMaxRegions];
   int nregions_;
 };

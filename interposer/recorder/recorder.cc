@@ -890,4 +890,14 @@ void TrackSegment(EventKind kind, uintptr_t addr, size_t size) {
   Push(static_cast<uint32_t>(kind), addr, size, size, 0, 0);
 }
 
+void TrackNotice(const char* text) {
+  if (t_busy || g_state.load(std::memory_order_acquire) >= kStopped) return;
+  Guard g;
+  uint8_t buf[512];
+  WireWriter w(buf, sizeof(buf));
+  EncodeNotice(&w, kWarning, NowNs(), text, GetTid());
+  SpinLockHolder l(&g_lock);
+  AppendLocked(w);
+}
+
 }  // namespace heaplens
