@@ -48,6 +48,10 @@ int ParseOptions(const char* spec);
 // Restores the defaults (tests).
 void ResetOptionsForTest();
 
+// Tests: makes InitOptions see AT_SECURE as `secure` (1 or 0); -1 restores
+// getauxval(AT_SECURE).
+void SetSecureModeForTest(int secure);
+
 // Writes the effective options in canonical form ("name=value:..." in table
 // order, sizes in bytes, enums by name) to buf, NUL-terminated and truncated
 // to cap. Returns the length it needed (like snprintf). No allocation.

@@ -318,13 +318,6 @@ void InvalidFree(void* p) {
   if (GetOptions().abort_on_invalid_free) InvalidFreeAbort(p);
 }
 
-// Memory of the dynamic loader's own early allocator, which may legitimately
-// reach free.
-bool IsLoaderMemory(const void* p) {
-  (void)p;
-  return false;
-}
-
 // What `p` is to us. usable: bytes the caller may use.
 enum class Owner { kForeign, kInvalid, kLive };
 Owner Classify(const void* p, Span** span, size_t* usable) {
@@ -479,14 +472,14 @@ void* MallocBody(size_t n, EventKind kind) {
   return p;
 }
 
-// A pointer the page map does not know: a re-entrant block, memory of the
-// dynamic loader's own allocator, or an invalid free.
+// A pointer the page map does not know: a re-entrant block or an invalid
+// free. (ld.so's early allocator never reaches free under the preload: see
+// docs/allocator.md, "Invalid frees".)
 void FreeForeign(void* p) {
   if (ReentrantHeader* h = ReentrantBlock(p)) {
     ReentrantFree(h);
     return;
   }
-  if (IsLoaderMemory(p)) return;
   InvalidFree(p);
 }
 
@@ -633,7 +626,7 @@ void* Realloc(void* p, size_t size) {
   }
   if (owner == Owner::kForeign) {
     ReentrantHeader* h = ReentrantBlock(p);
-    if (h == nullptr && !IsLoaderMemory(p)) InvalidFree(p);
+    if (h == nullptr) InvalidFree(p);
     // Not ours: copy what is there; free it only if it is a re-entrant block.
     size_t old = h != nullptr ? ReentrantUsable(p, h) : size;
     void* q = MallocBody(size, EventKind::kMalloc);
