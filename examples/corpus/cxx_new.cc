@@ -3,10 +3,11 @@
 //   leak_int_array()   new int[25] (100 B, no cookie), lost    definite 100 B / 1
 //   leak_obj_array()   new Tracked[4] (8 B cookie + 4 x 16 B), lost
 //                                                              definite 72 B / 1
-//   leak_string()      new std::string(40 chars): the 32 B string object
-//                      lost, its 41 B buffer indirect  definite 32 B / 1 + indirect 41 B / 1
-//   keep_string()      g_name (a global std::string, 50 chars): its 51 B
-//                      buffer                                  reachable 51 B / 1
+//   leak_string()      new std::string(39 chars): the 32 B string object
+//                      lost, its 40 B buffer indirect  definite 32 B / 1 + indirect 40 B / 1
+//   keep_string()      g_name = new std::string(50 chars): the 32 B object
+//                      and its 51 B buffer                     reachable 83 B / 2
+//   a global std::string is destroyed by exit(), so it is not live at exit.
 #include <string>
 
 #include "examples/corpus/corpus_util.h"
@@ -21,7 +22,7 @@ struct Tracked {
   long x, y;
 };
 
-std::string g_name;
+std::string* g_name;
 
 __attribute__((noinline)) void leak_object() {
   Widget* volatile w = new Widget();
@@ -45,7 +46,7 @@ __attribute__((noinline)) void leak_string() {
 }
 
 __attribute__((noinline)) void keep_string() {
-  g_name.assign(50, 'n');
+  g_name = new std::string(50, 'n');
 }
 
 int main() {
