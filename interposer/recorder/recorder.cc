@@ -19,6 +19,7 @@
 // once without recording. The flusher thread runs with t_busy set forever.
 #include "interposer/recorder/recorder.h"
 
+#include <cpuid.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <x86intrin.h>
 
 #include <atomic>
 #include <new>
@@ -120,6 +122,11 @@ size_t g_epoch_cap = 0;
 std::atomic<bool> g_flusher_started{false};
 bool g_ctor_done = false;
 uint32_t g_parent_trace_pid = 0;
+// The pid whose trace g_file is (a vfork child must not write to it).
+int g_trace_pid = 0;
+// File size before ExitSummary(EXEC), while an exec is in progress; 0
+// otherwise.
+uint64_t g_exec_rollback = 0;
 
 // Thread-local state: initial-exec, no constructors.
 enum ThreadState : int { kNoBuffer = 0, kAttached = 1, kDead = 2 };
@@ -148,6 +155,59 @@ inline uint64_t MonotonicNs() {
 inline uint64_t NowNs() {
   uint64_t t = MonotonicNs();
   return t > g_start_ns ? t - g_start_ns : 0;
+}
+
+// Event times. CLOCK_MONOTONIC costs ~50 ns per read under kvm-clock, more
+// than everything else an event does. With an invariant TSC, ring records
+// hold raw TSC ticks (rdtscp: it waits for earlier loads, so an allocation's
+// stamp is taken after the chunk was obtained) and are converted to ns since
+// trace start when they are written, by one linear function calibrated at
+// start for the whole process, so every thread's events convert alike.
+bool g_use_tsc = false;
+uint64_t g_tsc0 = 0;                        // TSC at g_start_ns
+uint64_t g_tsc_mult = 0;                    // ns per tick, << 32
+uint64_t g_flush_stamp = 10 * 1000 * 1000;  // flush_ms in stamp units
+
+inline uint64_t Stamp() {
+  if (__builtin_expect(g_use_tsc, 1)) {
+    unsigned aux;
+    return __rdtscp(&aux);
+  }
+  return NowNs();
+}
+inline uint64_t StampToNs(uint64_t stamp) {
+  if (!g_use_tsc) return stamp;
+  if (stamp < g_tsc0) return 0;
+  return static_cast<uint64_t>(
+      (static_cast<unsigned __int128>(stamp - g_tsc0) * g_tsc_mult) >> 32);
+}
+
+// Decides the clock once (invariant TSC: cpuid 0x80000007 EDX bit 8) and
+// calibrates it against CLOCK_MONOTONIC over 2 ms.
+void CalibrateClock() {
+  g_use_tsc = false;
+  unsigned a, b, c, d;
+  if (getenv("HEAPLENS_TEST_NO_TSC") == nullptr &&
+      __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8)) != 0) {
+    unsigned aux;
+    uint64_t m0 = MonotonicNs(), t0 = __rdtscp(&aux), m1, t1;
+    do {
+      m1 = MonotonicNs();
+      t1 = __rdtscp(&aux);
+    } while (m1 - m0 < 2000000);
+    if (t1 > t0) {
+      g_tsc_mult = ((m1 - m0) << 32) / (t1 - t0);
+      g_use_tsc = g_tsc_mult != 0;
+    }
+  }
+  g_flush_stamp = g_use_tsc ? (g_flush_ns << 32) / g_tsc_mult : g_flush_ns;
+}
+
+// Sets the zero of event times (trace start, and again in a forked child).
+void StartClock() {
+  unsigned aux;
+  g_start_ns = MonotonicNs();
+  g_tsc0 = g_use_tsc ? __rdtscp(&aux) : 0;
 }
 
 uint32_t GetTid() {
@@ -369,7 +429,10 @@ void FlushBuffer(ThreadBuffer* b) {
   SpinLockHolder l(&g_lock);
   if (g_state.load(std::memory_order_relaxed) == kActive) {
     size_t n = static_cast<size_t>(h - t);
-    for (size_t i = 0; i < n; ++i) g_linear[i] = b->ring[(t + i) % kRingSize];
+    for (size_t i = 0; i < n; ++i) {
+      g_linear[i] = b->ring[(t + i) % kRingSize];
+      g_linear[i].time_ns = StampToNs(g_linear[i].time_ns);
+    }
     WriteBatchLocked(b->tid, b->sequence++, g_linear, n);
   }
   b->tail.store(h, std::memory_order_release);
@@ -460,12 +523,14 @@ __attribute__((noinline)) void RecordSlow(const EventRecord& r) {
   SpinLockHolder l(&g_lock);
   if (g_state.load(std::memory_order_relaxed) != kActive) return;
   g_slow_events.fetch_add(1, std::memory_order_relaxed);
-  WriteBatchLocked(GetTid(), t_dead_sequence++, &r, 1);
+  EventRecord c = r;
+  c.time_ns = StampToNs(r.time_ns);
+  WriteBatchLocked(GetTid(), t_dead_sequence++, &c, 1);
 }
 
 inline void Push(uint32_t kind, uint64_t address, uint64_t size,
                  uint64_t usable, uint32_t stack, uint64_t old_address) {
-  uint64_t now = NowNs();
+  uint64_t now = Stamp();
   ThreadBuffer* b = t_buf;
   if (__builtin_expect(b == nullptr, 0)) b = AttachThread();
   EventRecord r;
@@ -487,8 +552,8 @@ inline void Push(uint32_t kind, uint64_t address, uint64_t size,
   if (__builtin_expect(h - t >= kRingSize, 0)) {
     FlushBuffer(b);
   } else if (h != t &&
-             __builtin_expect(now - b->ring[t % kRingSize].time_ns > g_flush_ns,
-                              0)) {
+             __builtin_expect(
+                 now - b->ring[t % kRingSize].time_ns > g_flush_stamp, 0)) {
     FlushBuffer(b);
   }
   b->ring[h % kRingSize] = r;
@@ -614,6 +679,7 @@ bool OpenTrace(uint32_t parent_trace_pid) {
   }
   int err;
   const char* what;
+  g_trace_pid = pid;
   if (!g_file.Open(path, pid, &err, &what)) {
     char msg[512];
     RawBuffer b(msg, sizeof(msg));
@@ -659,7 +725,8 @@ bool DoInit() {
   }
   if (!OpenTrace(0)) return false;
   new (g_interner_storage) StackInterner();
-  g_start_ns = MonotonicNs();
+  CalibrateClock();
+  StartClock();
   UnwinderInit(true);
   g_key_ok = pthread_key_create(&g_key, ThreadExit) == 0;
   g_state.store(kActive, std::memory_order_release);
@@ -817,7 +884,7 @@ void RecorderChildAfterFork() {
   g_file.Abandon();
   Interner().Reset(true);
   g_stack_generation.fetch_add(1, std::memory_order_relaxed);
-  g_start_ns = MonotonicNs();
+  StartClock();
   g_tracing_active = false;
   if (!OpenTrace(parent)) {
     g_state.store(kDisabled, std::memory_order_release);
@@ -833,6 +900,50 @@ void RecorderChildAfterFork() {
 }
 
 void RecorderOnUnderscoreExit(int status) { Finish(kExitUnderscore, status); }
+
+void RecorderBeforeExec() {
+  Guard g;
+  if (g_state.load(std::memory_order_acquire) != kActive) return;
+  if (getpid() != g_trace_pid) return;  // a vfork child
+  FlushAll();
+  uint32_t tid = GetTid();
+  if (t_buf != nullptr) {
+    char name[17] = {};
+    prctl(PR_GET_NAME, name, 0, 0, 0);
+    WriteThreadInfo(tid, t_buf->start_ns, 0, name);
+  }
+  SpinLockHolder l(&g_lock);
+  if (g_state.load(std::memory_order_relaxed) != kActive) return;
+  WireWriter w(g_out, kOutSize);
+  EncodePendingNodesLocked(&w);
+  if (w.size() > 0 && !AppendLocked(w)) return;
+  uint64_t before = g_file.size();
+  SummaryInfo s;
+  s.reason = kExitExec;
+  s.time_ns = NowNs();
+  s.events = TotalEvents();
+  s.dropped_events = g_dropped.load(std::memory_order_relaxed);
+  uint8_t buf[256];
+  WireWriter sw(buf, sizeof(buf));
+  EncodeSummary(&sw, s);
+  if (!AppendLocked(sw)) return;
+  g_exec_rollback = before;
+  // Rings keep filling but nothing is written until the exec failed.
+  g_state.store(kFinishing, std::memory_order_release);
+}
+
+void RecorderAfterFailedExec() {
+  Guard g;
+  SpinLockHolder l(&g_lock);
+  if (g_exec_rollback == 0 ||
+      g_state.load(std::memory_order_relaxed) != kFinishing) {
+    return;
+  }
+  int e = g_file.TruncateTo(g_exec_rollback);
+  g_exec_rollback = 0;
+  g_state.store(kActive, std::memory_order_release);
+  if (e != 0) StopTracingLocked(e, "cannot truncate");
+}
 
 void RecorderMark(uint64_t id) {
   if (!TracingActive() || t_busy) return;

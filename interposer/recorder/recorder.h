@@ -27,6 +27,16 @@ void RecorderChildAfterFork();
 // graph: flush what is buffered and write the summary).
 void RecorderOnUnderscoreExit(int status);
 
+// The process is about to replace its image (execve/execv*/fexecve; called
+// by the exec wrappers just before the real call): flushes every buffer and
+// writes ExitSummary(EXEC), then holds further events (they would belong to
+// an image that is going away). Does nothing in a vfork child (it shares the
+// parent's memory and trace: its pid is not the trace's).
+void RecorderBeforeExec();
+// The exec failed: the summary is cut off again and tracing continues
+// (events of other threads between the two calls are lost).
+void RecorderAfterFailedExec();
+
 // A user mark (heaplens_mark()); recorded as EventKind::kMark.
 void RecorderMark(uint64_t id);
 

@@ -181,6 +181,14 @@ bool TraceFile::Open(const char* path, int pid, int* err, const char** what) {
   return false;
 }
 
+int TraceFile::TruncateTo(uint64_t size) {
+  if (fd_ < 0) return EBADF;
+  if (size > size_) return EINVAL;
+  if (ftruncate(fd_, static_cast<off_t>(size)) != 0) return errno;
+  size_ = size;
+  return 0;
+}
+
 int TraceFile::Append(const void* data, size_t n) {
   if (fd_ < 0) return EBADF;
   const char* p = static_cast<const char*>(data);

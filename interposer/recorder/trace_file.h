@@ -52,6 +52,9 @@ class TraceFile {
   // the errno (0 on success).
   int Append(const void* data, size_t n);
 
+  // Cuts the file back to `size` bytes (a size() seen earlier): drops the
+  // packets appended since. Returns the errno (0 on success).
+  int TruncateTo(uint64_t size);
   void Close();
   // Closes the descriptor without unlocking the file (a forked child shares
   // the parent's open file description and its lock).
