@@ -22,6 +22,8 @@ packages=(
   libc-devtools binutils # glibc's mtrace script (and its addr2line) for the export test
   chromium fonts-dejavu-core  # the HTML report's headless-browser test
   clang libclang-rt-14-dev    # libFuzzer for tests/robustness/fuzz.sh
+  sqlite3 xz-utils zstd git perl  # real programs in tests/robustness
+  redis-server redis-tools        # a server under the preload (robustness)
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(heaptrack perl sqlite3 libbenchmark-dev hyperfine)

@@ -9,8 +9,10 @@ small but allocation-heavy, so the suite stays within CI's time budget.
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -156,6 +158,60 @@ class RealProgramsTest(unittest.TestCase):
         with open(self.data, "rb") as f:
             data = f.read()
         self.run3("zstd", ["zstd", "-T2", "-3", "-c"], stdin=data)
+
+
+    def test_redis_server(self):
+        """A server under the preload (tracing on), driven over loopback by
+        its own benchmark client for a bounded number of requests."""
+        if not shutil.which("redis-server") or not shutil.which("redis-benchmark"):
+            self.skipTest("redis-server/redis-tools not installed")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        trace_dir = os.path.join(self.dir, "traces-redis")
+        os.makedirs(trace_dir, exist_ok=True)
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("LD_PRELOAD", "MALLOC_TRACE")}
+        env["LD_PRELOAD"] = e2e.PRELOAD()
+        env["MALLOC_TRACE"] = os.path.join(trace_dir, "redis.%p.hlt")
+        server = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--io-threads", "2",
+             "--dir", trace_dir],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            cli = ["redis-cli", "-h", "127.0.0.1", "-p", str(port)]
+            for _ in range(100):
+                if subprocess.run(cli + ["ping"], capture_output=True,
+                                  text=True).stdout.strip() == "PONG":
+                    break
+                time.sleep(0.1)
+            else:
+                self.fail("redis-server did not answer")
+            bench = subprocess.run(
+                ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port),
+                 "-n", "20000", "-c", "8", "-q", "-t", "set,get,lpush,lpop,incr",
+                 "-d", "200"], capture_output=True, text=True, timeout=300)
+            self.assertEqual(0, bench.returncode, bench.stderr)
+            self.assertIn("requests per second", bench.stdout)
+            r = subprocess.run(cli + ["set", "k", "v" * 1000],
+                               capture_output=True, text=True)
+            self.assertEqual("OK", r.stdout.strip())
+            r = subprocess.run(cli + ["strlen", "k"], capture_output=True,
+                               text=True)
+            self.assertEqual("1000", r.stdout.strip())
+            subprocess.run(cli + ["shutdown", "nosave"], capture_output=True)
+            server.wait(timeout=60)
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+        traces = glob.glob(os.path.join(trace_dir, "*.hlt"))
+        self.assertTrue(traces)
+        for t in traces:
+            rep = subprocess.run([e2e.HEAPLENS(), "report", "--format=json", t],
+                                 capture_output=True, text=True, timeout=600)
+            self.assertEqual(0, rep.returncode, rep.stderr[-2000:])
 
 
 if __name__ == "__main__":
