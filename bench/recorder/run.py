@@ -25,9 +25,9 @@ def build():
         sh("gcc -O2 -g -o %s/%s %s/bench/recorder/%s.c %s" % (TMP, name, ROOT, name, extra))
 
 
-def run(cmd, env=None, reps=3):
-    """Best-of-reps wall time (s) and max RSS (KiB) of cmd (a list)."""
-    best, rss = 1e9, 0
+def run(cmd, env=None, reps=5):
+    """Median-of-reps wall time (s) and max RSS (KiB) of cmd (a list)."""
+    times, rss = [], 0
     for _ in range(reps):
         e = dict(os.environ)
         e.update(env or {})
@@ -37,9 +37,10 @@ def run(cmd, env=None, reps=3):
         dt = time.monotonic() - t0
         if status != 0:
             raise RuntimeError("failed: %s (%d)" % (cmd, status))
-        best = min(best, dt)
+        times.append(dt)
         rss = max(rss, ru.ru_maxrss)
-    return best, rss
+    times.sort()
+    return times[len(times) // 2], rss
 
 
 def trace_events(path):
