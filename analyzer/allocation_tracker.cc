@@ -225,6 +225,10 @@ void AllocationTracker::OnEvent(const Event& e) {
   }
 }
 
+void AllocationTracker::OnEvents(absl::Span<const Event> events) {
+  for (const Event& e : events) AllocationTracker::OnEvent(e);
+}
+
 void AllocationTracker::OnEnd(const ReplayStats&) {
   if (stale_allocations_ > 0) {
     notes_.push_back(absl::StrCat(

@@ -73,6 +73,8 @@ class AllocationTracker : public ReplayConsumer {
   AllocationTracker();
 
   void OnEvent(const Event& e) override;
+  // The replay's hot path: OnEvent for each, without a virtual call each.
+  void OnEvents(absl::Span<const Event> events) override;
   void OnEnd(const ReplayStats& stats) override;
 
   const LiveSet& live() const { return live_; }

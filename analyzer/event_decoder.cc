@@ -1,5 +1,9 @@
 #include "analyzer/event_decoder.h"
 
+#include <algorithm>
+#include <cstring>
+
+#include "absl/base/optimization.h"
 #include "absl/strings/str_cat.h"
 
 namespace heaplens {
@@ -126,6 +130,186 @@ DecodeResult DecodeEventBatch(const trace::EventBatch& batch,
     return DecodeResult::kCorrupt;
   }
   return DecodeResult::kOk;
+}
+
+namespace {
+
+// A protobuf varint at `*p` (at most 10 bytes, bits past 64 dropped, as the
+// generated parser reads them). False if it runs past `end` or is longer.
+inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
+  if (ABSL_PREDICT_TRUE(p < end && *p < 0x80)) {
+    *v = *p++;
+    return true;
+  }
+  uint64_t result = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    if (ABSL_PREDICT_FALSE(p >= end)) return false;
+    const uint8_t b = *p++;
+    result |= static_cast<uint64_t>(b & 0x7f) << (shift < 64 ? shift : 0);
+    if (b < 0x80) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+inline uint64_t ZigZag(uint64_t v) { return (v >> 1) ^ (~(v & 1) + 1); }
+
+// One packed column: [p, end).
+struct Col {
+  const uint8_t* p = nullptr;
+  const uint8_t* end = nullptr;
+  bool seen = false;
+};
+
+// The fast path; false means "take the slow path" (nothing is reported).
+bool DecodeFast(absl::string_view bytes, uint64_t max_stack,
+                std::vector<Event>* buffer, WireBatchInfo* info) {
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  const uint8_t* const end = p + bytes.size();
+  // Columns by field number 3..9: kind, time, address, size, slack, stack,
+  // old_address.
+  Col col[10];
+  uint32_t tid = 0;
+  while (p < end) {
+    uint64_t tag;
+    if (!ReadVarint(p, end, &tag) || tag > 0xffffffffu) return false;
+    const uint32_t field = static_cast<uint32_t>(tag >> 3);
+    const uint32_t wire = static_cast<uint32_t>(tag & 7);
+    if (field == 0) return false;
+    const bool column = field >= 3 && field <= 9;
+    const bool scalar =
+        field == 1 || field == 2 || (field >= 10 && field <= 12);
+    switch (wire) {
+      case 0: {
+        uint64_t v;
+        if (column || !ReadVarint(p, end, &v)) return false;
+        if (field == 1) tid = static_cast<uint32_t>(v);
+        break;
+      }
+      case 1:
+        if (column || scalar || end - p < 8) return false;
+        p += 8;
+        break;
+      case 2: {
+        uint64_t len;
+        if (scalar || !ReadVarint(p, end, &len) ||
+            len > static_cast<uint64_t>(end - p)) {
+          return false;
+        }
+        if (column) {
+          if (col[field].seen) return false;
+          col[field] = Col{p, p + len, true};
+        }
+        p += len;
+        break;
+      }
+      case 5:
+        if (column || scalar || end - p < 4) return false;
+        p += 4;
+        break;
+      default:
+        return false;  // groups, invalid wire types
+    }
+  }
+  Col& kinds = col[3];
+  Col& times = col[4];
+  Col& addrs = col[5];
+  Col& sizes = col[6];
+  Col& slacks = col[7];
+  Col& stacks = col[8];
+  Col& olds = col[9];
+  // The number of events: one per varint of the kind column.
+  size_t n = 0;
+  for (const uint8_t* k = kinds.p; k < kinds.end; ++k) n += *k < 0x80;
+  if (n > 0 && kinds.end[-1] >= 0x80) return false;
+  if (buffer->size() < n) buffer->resize(n);
+  Event* ev = buffer->data();
+  uint64_t t = 0, a = 0, unknown_stacks = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t k, v;
+    if (!ReadVarint(kinds.p, kinds.end, &k)) return false;
+    k = static_cast<uint32_t>(k);
+    const uint8_t cols = k < 256 ? kColumns.cols[k] : kUnknown;
+    if (cols & kUnknown) return false;
+    Event& e = ev[i];
+    e.kind = static_cast<uint32_t>(k);
+    e.tid = tid;
+    if (!ReadVarint(times.p, times.end, &v)) return false;
+    t += v;
+    e.time_ns = t;
+    e.address = 0;
+    if (cols & kColAddress) {
+      if (!ReadVarint(addrs.p, addrs.end, &v)) return false;
+      a += ZigZag(v);
+      e.address = a;
+    }
+    e.size = 0;
+    if (cols & kColSize) {
+      if (!ReadVarint(sizes.p, sizes.end, &v)) return false;
+      e.size = v;
+    }
+    e.slack = 0;
+    if (cols & kColSlack) {
+      if (!ReadVarint(slacks.p, slacks.end, &v)) return false;
+      e.slack = v;
+    }
+    e.stack = 0;
+    if (cols & kColStack) {
+      if (!ReadVarint(stacks.p, stacks.end, &v)) return false;
+      if (ABSL_PREDICT_FALSE(v >= max_stack)) {
+        ++unknown_stacks;
+        v = 0;
+      }
+      e.stack = v;
+    }
+    e.old_address = 0;
+    if (ABSL_PREDICT_FALSE(cols & kColOld)) {
+      if (!ReadVarint(olds.p, olds.end, &v)) return false;
+      e.old_address = a + ZigZag(v);
+    }
+  }
+  for (int f = 4; f <= 9; ++f) {
+    if (col[f].p != col[f].end) return false;  // a column too long
+  }
+  info->tid = tid;
+  info->kinds = n;
+  info->decoded = n;
+  info->unknown_stacks = unknown_stacks;
+  return true;
+}
+
+}  // namespace
+
+DecodeResult DecodeEventBatchWire(absl::string_view bytes, uint64_t max_stack,
+                                  std::vector<Event>* buffer,
+                                  WireBatchInfo* info, std::string* error) {
+  *info = WireBatchInfo();
+  if (ABSL_PREDICT_TRUE(DecodeFast(bytes, max_stack, buffer, info))) {
+    return DecodeResult::kOk;
+  }
+  // The slow path: whatever the generated parser and DecodeEventBatch say.
+  *info = WireBatchInfo();
+  trace::EventBatch batch;
+  if (!batch.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    *error = "not a valid protobuf message";
+    return DecodeResult::kInvalidMessage;
+  }
+  std::vector<Event> events;
+  const DecodeResult r = DecodeEventBatch(batch, &events, error);
+  for (Event& e : events) {
+    if (e.stack >= max_stack) {
+      ++info->unknown_stacks;
+      e.stack = 0;
+    }
+  }
+  if (buffer->size() < events.size()) buffer->resize(events.size());
+  std::copy(events.begin(), events.end(), buffer->begin());
+  info->tid = batch.tid();
+  info->kinds = batch.kind_size();
+  info->decoded = events.size();
+  return r;
 }
 
 }  // namespace heaplens

@@ -15,9 +15,12 @@
 #ifndef HEAPLENS_ANALYZER_EVENT_DECODER_H_
 #define HEAPLENS_ANALYZER_EVENT_DECODER_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "analyzer/event.h"
 #include "proto/trace.pb.h"
 
@@ -30,11 +33,40 @@ enum class DecodeResult {
   kUnknownKind,
   // The columns do not match the kinds; `*error` says how.
   kCorrupt,
+  // DecodeEventBatchWire only: the bytes are not a valid EventBatch message.
+  kInvalidMessage,
 };
 
 // Appends the batch's events to `*out` (which it clears first).
 DecodeResult DecodeEventBatch(const trace::EventBatch& batch,
                               std::vector<Event>* out, std::string* error);
+
+// What DecodeEventBatchWire found besides the events.
+struct WireBatchInfo {
+  uint32_t tid = 0;
+  size_t kinds = 0;    // length of the kind column: the events declared
+  size_t decoded = 0;  // events written to the front of `*buffer`
+  uint64_t unknown_stacks = 0;  // stack ids >= max_stack, replaced by 0
+};
+
+// Decodes a serialized EventBatch (the message's wire bytes) straight into
+// events, without building the protobuf message: the same events, results
+// and error messages as parsing it and calling DecodeEventBatch, plus
+// kInvalidMessage when the bytes do not parse. The hot path of the replay.
+//
+// `*buffer` is scratch space that is only grown, never shrunk or cleared
+// (so a reused buffer costs no zero-filling); the events are its first
+// `info->decoded` elements. Stack ids >= `max_stack` become 0 and are
+// counted in `info->unknown_stacks`.
+//
+// Fast path: each column present at most once, packed, with canonical
+// varints, and consistent with the kinds. Anything else (repeated or
+// unpacked columns, unknown kinds, corrupt columns) takes the slow path
+// through the generated parser, so odd but valid encodings decode exactly
+// as protobuf would.
+DecodeResult DecodeEventBatchWire(absl::string_view bytes, uint64_t max_stack,
+                                  std::vector<Event>* buffer,
+                                  WireBatchInfo* info, std::string* error);
 
 }  // namespace heaplens
 

@@ -16,7 +16,8 @@ struct Stream {
   std::vector<const BatchRef*> batches;
   size_t next_batch = 0;  // the batch to load next
   bool loaded = false;
-  std::vector<Event> events;
+  std::vector<Event> events;  // a buffer: the batch is its first `count`
+  size_t count = 0;
   size_t cursor = 0;
 };
 
@@ -103,8 +104,9 @@ class Merger {
     const Event& e = s.events[s.cursor];
     return Key(e.time_ns, TieClass(e.kind), id);
   }
-  void Deliver(const Event& e) {
-    for (ReplayConsumer* c : consumers_) c->OnEvent(e);
+  void Deliver(const Event* first, size_t n) {
+    const absl::Span<const Event> run(first, n);
+    for (ReplayConsumer* c : consumers_) c->OnEvents(run);
   }
 
   const TraceReader& reader_;
@@ -113,7 +115,6 @@ class Merger {
   const ReplayProgress& progress_;
   std::vector<Stream> streams_;
   ReplayStats stats_;
-  trace::EventBatch batch_;
   std::string bytes_;
   size_t loaded_now_ = 0;
 };
@@ -124,21 +125,22 @@ absl::Status Merger::Load(Stream& s) {
       !st.ok()) {
     return st;
   }
-  if (!batch_.ParseFromArray(bytes_.data(), static_cast<int>(bytes_.size()))) {
-    return TraceDataLoss(reader_.path(), ref.packet_offset,
-                         absl::StrCat("event batch of thread ", ref.tid,
-                                      " is not a valid protobuf message"));
-  }
   std::string error;
-  switch (DecodeEventBatch(batch_, &s.events, &error)) {
+  WireBatchInfo info;
+  switch (DecodeEventBatchWire(bytes_, index_.stacks.size(), &s.events, &info,
+                               &error)) {
     case DecodeResult::kOk:
       break;
+    case DecodeResult::kInvalidMessage:
+      return TraceDataLoss(reader_.path(), ref.packet_offset,
+                           absl::StrCat("event batch of thread ", ref.tid,
+                                        " is not a valid protobuf message"));
     case DecodeResult::kUnknownKind:
-      stats_.skipped_events += batch_.kind_size() - s.events.size();
+      stats_.skipped_events += info.kinds - info.decoded;
       stats_.notes.push_back(absl::StrCat(
           "byte ", ref.packet_offset, ": thread ", ref.tid, " batch ",
           ref.sequence, ": ", error, " (a newer format minor?); ",
-          batch_.kind_size() - s.events.size(), " events skipped"));
+          info.kinds - info.decoded, " events skipped"));
       break;
     case DecodeResult::kCorrupt:
       return TraceDataLoss(
@@ -146,15 +148,10 @@ absl::Status Merger::Load(Stream& s) {
           absl::StrCat("event batch of thread ", ref.tid, " sequence ",
                        ref.sequence, ": ", error));
   }
-  const uint64_t n_stacks = index_.stacks.size();
-  for (Event& e : s.events) {
-    if (e.stack >= n_stacks) {
-      ++stats_.unknown_stack_events;
-      e.stack = 0;
-    }
-  }
+  stats_.unknown_stack_events += info.unknown_stacks;
+  s.count = info.decoded;
   s.cursor = 0;
-  s.loaded = !s.events.empty();
+  s.loaded = s.count > 0;
   ++stats_.batches;
   if (progress_ && (stats_.batches & 1023) == 0) {
     progress_(stats_.batches, index_.batches.size());
@@ -197,27 +194,26 @@ absl::StatusOr<ReplayStats> Merger::Run() {
       // Deliver this stream's events up to the next stream's head.
       const Key* next = heap.second();
       const Event* ev = s.events.data();
-      const size_t n = s.events.size();
+      const size_t n = s.count;
       size_t c = s.cursor;
       if (next == nullptr) {
-        for (; c < n; ++c) Deliver(ev[c]);
+        c = n;
       } else {
         const Key limit = *next;
         do {
-          Deliver(ev[c]);
           ++c;
         } while (c < n && Key(ev[c].time_ns, TieClass(ev[c].kind), id) < limit);
       }
+      Deliver(ev + s.cursor, c - s.cursor);
       stats_.events += c - s.cursor;
       stats_.last_time_ns = std::max(stats_.last_time_ns, ev[c - 1].time_ns);
       s.cursor = c;
       if (c == n) {
         s.loaded = false;
         --loaded_now_;
+        s.count = 0;
         if (s.next_batch == s.batches.size()) {
           std::vector<Event>().swap(s.events);  // the thread is done
-        } else {
-          s.events.clear();  // keep the capacity for its next batch
         }
       }
     }
