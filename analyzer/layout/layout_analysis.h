@@ -15,9 +15,12 @@
 #define HEAPLENS_ANALYZER_LAYOUT_LAYOUT_ANALYSIS_H_
 
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 #include "analyzer/layout/fragmentation.h"
 #include "analyzer/layout/heap_event.h"
+#include "analyzer/layout/heap_map.h"
 #include "analyzer/layout/heap_model.h"
 #include "analyzer/layout/pinning.h"
 
@@ -27,6 +30,10 @@ struct LayoutOptions {
   uint64_t page_size = 4096;
   FragmentationOptions fragmentation;
   PinningOptions pinning;
+  // Take heap-map snapshots (heap_map.h) at the peak and at the end: costs
+  // O(chunks) a logarithmic number of times. Off unless a report draws them.
+  bool heap_map = false;
+  HeapMapOptions heap_map_options;
 };
 
 struct LayoutReport {
@@ -35,6 +42,10 @@ struct LayoutReport {
   uint64_t anomalies = 0;  // frees of unknown addresses, double allocations
   FragmentationReport fragmentation;
   PinningReport pinning;
+  // With LayoutOptions::heap_map: the address space near the peak of the
+  // extent and at the end (pinning chunks of that moment highlighted).
+  HeapMapSnapshot heap_map_peak;
+  HeapMapSnapshot heap_map_end;
 };
 
 class LayoutAnalysis {
@@ -42,14 +53,19 @@ class LayoutAnalysis {
   explicit LayoutAnalysis(const LayoutOptions& options)
       : model_(options.page_size),
         fragmentation_(options.fragmentation),
-        pinning_(options.pinning) {}
+        pinning_(options.pinning) {
+    if (options.heap_map) heap_map_.emplace(options.heap_map_options);
+    heap_map_options_ = options.heap_map_options;
+  }
 
   void Consume(const HeapEvent& e) {
     fragmentation_.Before(model_, e);
     pinning_.Before(model_, e);
+    if (heap_map_) heap_map_->Before(model_, e);
     model_.Apply(e);
     fragmentation_.After(model_, e);
     pinning_.After(model_, e);
+    if (heap_map_) heap_map_->After(model_, e);
     ++events_;
   }
 
@@ -61,6 +77,14 @@ class LayoutAnalysis {
     r.anomalies = model_.anomalies();
     r.fragmentation = fragmentation_.Finish(model_);
     r.pinning = pinning_.Finish(model_);
+    if (heap_map_) {
+      r.heap_map_peak = heap_map_->FinishPeak(model_);
+      std::vector<uint64_t> pinners;
+      for (const Pinner& p : r.pinning.end.pinners) {
+        pinners.push_back(p.address);
+      }
+      r.heap_map_end = SnapshotHeapMap(model_, pinners, heap_map_options_);
+    }
     return r;
   }
 
@@ -70,6 +94,8 @@ class LayoutAnalysis {
   HeapModel model_;
   FragmentationTracker fragmentation_;
   PinningTracker pinning_;
+  std::optional<HeapMapTracker> heap_map_;
+  HeapMapOptions heap_map_options_;
   uint64_t events_ = 0;
 };
 
