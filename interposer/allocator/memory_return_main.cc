@@ -21,6 +21,7 @@ static long RssKb() {
 
 int main(int argc, char** argv) {
   bool pinned = argc > 1 && strcmp(argv[1], "pinned") == 0;
+  char* brk_start = static_cast<char*>(sbrk(0));
   const size_t kTotal = size_t{100} << 20;
   size_t cap = kTotal / 16;
   void** blocks = static_cast<void**>(mmap(nullptr, cap * sizeof(void*),
@@ -53,13 +54,19 @@ int main(int argc, char** argv) {
   munmap(blocks, cap * sizeof(void*));
   long after = RssKb();
   void* brk_after = sbrk(0);
-  printf("%s: peak %ld kB, after free %ld kB (%.1f%%), break %s\n",
-         pinned ? "pinned" : "unpinned", peak, after, 100.0 * after / peak,
-         brk_after < brk_peak ? "lowered" : "unchanged");
+  long grown_kb = (static_cast<char*>(brk_peak) - brk_start) / 1024;
+  long kept_kb = (static_cast<char*>(brk_after) - brk_start) / 1024;
+  printf(
+      "%s: peak %ld kB, after free %ld kB (%.1f%%), break grew %ld kB, "
+      "%ld kB of it kept\n",
+      pinned ? "pinned" : "unpinned", peak, after, 100.0 * after / peak,
+      grown_kb, kept_kb);
   // The pin must hold: the break may drop only to just above it.
   if (pinned && brk_after < static_cast<char*>(top) + 20000) return 3;
-  // Unpinned, the break drops unless thread-cached blocks sit at the top
-  // (reported, not required: the requirement is resident memory).
+  // Unpinned, the break still stays high: the blocks freed last (the
+  // topmost) sit in this thread's cache and keep their spans in use. Reported,
+  // not required (docs/allocator.md, "Not done yet"); the requirement is
+  // resident memory.
   free(top);
   return after * 10 < peak ? 0 : 1;
 }

@@ -280,6 +280,39 @@ TEST(Child, DoubleFree) {
   free(p);
 }
 
+// A free of memory the allocator never handed out (a static array) is an
+// invalid free too, like glibc's "free(): invalid pointer"; so is an interior
+// pointer into a large mmap'd block.
+TEST(InvalidFree, ForeignFreeAbortsWhenAsked) {
+  EXPECT_DEATH(
+      {
+        setenv("HEAPLENS_OPTIONS", "abort_on_invalid_free=1", 1);
+        execl("/proc/self/exe", "self", "--gtest_filter=Child.ForeignFree",
+              nullptr);
+      },
+      "invalid pointer");
+  EXPECT_DEATH(
+      {
+        setenv("HEAPLENS_OPTIONS", "abort_on_invalid_free=1", 1);
+        execl("/proc/self/exe", "self",
+              "--gtest_filter=Child.LargeInteriorFree", nullptr);
+      },
+      "invalid pointer");
+}
+
+char g_static_block[256];
+
+TEST(Child, ForeignFree) {
+  if (getenv("HEAPLENS_OPTIONS") == nullptr) GTEST_SKIP();
+  free(Opaque(static_cast<void*>(g_static_block + 64)));
+}
+
+TEST(Child, LargeInteriorFree) {
+  if (getenv("HEAPLENS_OPTIONS") == nullptr) GTEST_SKIP();
+  char* big = static_cast<char*>(malloc(Opaque<size_t>(1 << 20)));
+  free(big + 8192);
+}
+
 thread_local std::vector<int>* t_vec;
 struct TlsUser {
   ~TlsUser() {
