@@ -2,7 +2,9 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <iostream>
+#include <memory>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -10,10 +12,12 @@
 #include "analyzer/analysis.h"
 #include "analyzer/cli_flags.h"
 #include "analyzer/commands.h"
+#include "analyzer/html/html_report.h"
+#include "analyzer/html_data.h"
 #include "analyzer/layout/replay_adapter.h"
 #include "analyzer/symbolizer.h"
 
-ABSL_FLAG(std::string, format, "text", "report format: text or json");
+ABSL_FLAG(std::string, format, "text", "report format: text, json or html");
 ABSL_FLAG(std::string, output, "",
           "report: write the report to this file (default stdout); run: the "
           "trace path (may contain %p)");
@@ -23,23 +27,29 @@ ABSL_FLAG(std::string, show, "",
 namespace heaplens {
 
 const char kReportHelp[] =
-    R"(Usage: heaplens report TRACE... [--format=text|json] [--output FILE]
+    R"(Usage: heaplens report TRACE... [--format=text|json|html] [--output FILE]
                        [--show=reachable]
 
 Replays a heaplens trace (written by libheaplens.so with MALLOC_TRACE) and
 prints its leaks grouped by symbolized allocation stack, biggest first, with
 Valgrind memcheck's kinds (definite, indirect, possible, reachable) when the
 process exited normally, or as "unfreed" blocks when it did not. Invalid,
-double and mismatched frees are listed with their stacks.
+double and mismatched frees are listed with their stacks. The heap layout
+follows: fragmentation at the peak and at the end, and the live chunks that
+pin free heap below the top of the brk heap (so it cannot go back to the OS).
 
 Flags:
-  --format=text|json   text (like Valgrind's) or JSON (docs/report_schema.md)
+  --format=text|json|html
+                       text (like Valgrind's), JSON (docs/report_schema.md),
+                       or one self-contained HTML page (timeline, heap map,
+                       leak table, flame graphs; open it in a browser)
   --output FILE        write the report to FILE instead of stdout
   --show=reachable     also list blocks still reachable at exit
 
 Examples:
   heaplens report heaplens.1234.hlt
   heaplens report --format=json --output leaks.json heaplens.1234.hlt
+  heaplens report --format=html --output report.html heaplens.1234.hlt
   heaplens report --show=reachable trace.hlt
 
 Exit status: 0 on success, 2 on a usage error or an unreadable trace.
@@ -52,9 +62,11 @@ absl::Status ReportFlagsFromCommandLine(ReportFormat* format,
     *format = ReportFormat::kText;
   } else if (f == "json") {
     *format = ReportFormat::kJson;
+  } else if (f == "html") {
+    *format = ReportFormat::kHtml;
   } else {
     return absl::InvalidArgumentError(
-        absl::StrCat("--format=", f, ": must be text or json"));
+        absl::StrCat("--format=", f, ": must be text, json or html"));
   }
   for (absl::string_view kind :
        absl::StrSplit(absl::GetFlag(FLAGS_show), ',', absl::SkipEmpty())) {
@@ -87,19 +99,52 @@ absl::Status WriteOutput(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// "\rheaplens: replaying t.hlt  45% (1234 of 2741 batches)" on stderr, at
+// most ten times a second, erased when the replay ends. Only on a terminal.
+ReplayProgress TerminalProgress(const std::string& trace_path) {
+  if (!isatty(STDERR_FILENO)) return nullptr;
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  auto last = std::make_shared<Clock::time_point>(start);
+  auto shown = std::make_shared<bool>(false);
+  return [trace_path, start, last, shown](uint64_t done, uint64_t total) {
+    const Clock::time_point now = Clock::now();
+    if (done >= total) {
+      if (*shown) fputs("\r\033[K", stderr);
+      *shown = false;
+      return;
+    }
+    // Quiet for the first half second: small traces finish before anyone
+    // looks.
+    if (now - start < std::chrono::milliseconds(500) ||
+        now - *last < std::chrono::milliseconds(100)) {
+      return;
+    }
+    *last = now;
+    *shown = true;
+    fprintf(stderr, "\rheaplens: replaying %s %3d%% (%llu of %llu batches)",
+            trace_path.c_str(),
+            static_cast<int>(total ? done * 100 / total : 0),
+            static_cast<unsigned long long>(done),
+            static_cast<unsigned long long>(total));
+  };
+}
+
+}  // namespace
+
 absl::Status ReportTrace(const std::string& trace_path, ReportFormat format,
                          const ReportOptions& options, std::string* out) {
   AnalyzeOptions analyze;
-  if (isatty(STDERR_FILENO)) {
-    analyze.progress = [&trace_path](uint64_t done, uint64_t total) {
-      if (total < 4096) return;  // small traces finish before anyone looks
-      fprintf(stderr, "\rheaplens: replaying %s: %3d%%", trace_path.c_str(),
-              static_cast<int>(done * 100 / total));
-      if (done == total) fputc('\n', stderr);
-    };
-  }
-  layout::LayoutConsumer layout;
+  analyze.progress = TerminalProgress(trace_path);
+  layout::LayoutOptions layout_options;
+  // The heap map is drawn only by the HTML report.
+  layout_options.heap_map = format == ReportFormat::kHtml;
+  layout::LayoutConsumer layout(layout_options);
   analyze.consumers.push_back(&layout);
+  AllocatedByStack allocated;
+  if (format == ReportFormat::kHtml) analyze.consumers.push_back(&allocated);
   absl::StatusOr<std::unique_ptr<Analysis>> analysis =
       AnalyzeTrace(trace_path, analyze);
   if (!analysis.ok()) return analysis.status();
@@ -107,6 +152,13 @@ absl::Status ReportTrace(const std::string& trace_path, ReportFormat format,
   const Report report = BuildReport(**analysis, symbolizer, &layout.report());
   if (format == ReportFormat::kJson) {
     out->append(RenderJson(report, options));
+  } else if (format == ReportFormat::kHtml) {
+    HtmlDataInput input;
+    input.report = &report;
+    input.index = &(*analysis)->index;
+    input.layout = &layout.report();
+    input.allocated = &allocated;
+    out->append(html::RenderHtmlReport(BuildHtmlData(input, symbolizer)));
   } else {
     out->append(RenderText(report, options));
   }
@@ -139,8 +191,9 @@ int ReportCommand(const std::vector<std::string>& args) {
     std::cerr << "heaplens report: " << s.message() << "\n";
     return kExitUsage;
   }
-  if (format == ReportFormat::kJson && traces.size() > 1) {
-    std::cerr << "heaplens report: --format=json takes one trace\n";
+  if (format != ReportFormat::kText && traces.size() > 1) {
+    std::cerr << "heaplens report: --format=" << absl::GetFlag(FLAGS_format)
+              << " takes one trace (run it once per trace)\n";
     return kExitUsage;
   }
   int rc = kExitOk;

@@ -23,7 +23,7 @@ inline constexpr int kExitUsage = 2;
 int ReportCommand(const std::vector<std::string>& args);
 int RunCommand(const std::vector<std::string>& args);
 int ExportCommand(const std::vector<std::string>& args);  // cmd_export.cc
-int GateCommand(const std::vector<std::string>& args);  // cmd_gate.cc
+int GateCommand(const std::vector<std::string>& args);    // cmd_gate.cc
 
 // Help texts, printed for `heaplens CMD --help`.
 extern const char kReportHelp[];
@@ -31,7 +31,7 @@ extern const char kRunHelp[];
 extern const char kExportHelp[];
 extern const char kGateHelp[];
 
-enum class ReportFormat { kText, kJson };
+enum class ReportFormat { kText, kJson, kHtml };
 
 // Analyzes `trace_path` and appends its report to `*out`. Shared by `report`
 // and `run`. A progress line goes to stderr when it is a terminal.

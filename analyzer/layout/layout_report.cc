@@ -305,36 +305,50 @@ void WriteLayoutJson(const LayoutReport& r, const StackFrames& frames,
   WritePinningJson(r.pinning, frames, w);
 }
 
-std::vector<std::string> LayoutFindings(const LayoutReport& r,
-                                        const StackFrames& frames) {
-  std::vector<std::string> out;
+std::vector<LayoutFinding> LayoutFindingsBySection(const LayoutReport& r,
+                                                   const StackFrames& frames) {
+  std::vector<LayoutFinding> out;
   const PinningSnapshot& end = r.pinning.end;
   for (size_t i = 0; i < end.pinners.size() && i < 3; ++i)
-    out.push_back(PinnerSentence(end.pinners[i], frames));
+    out.push_back(
+        {"pinning", "warning", PinnerSentence(end.pinners[i], frames)});
   const PinningSnapshot& worst = r.pinning.worst;
   if (!worst.pinners.empty() && worst.pinned_bytes > end.pinned_bytes) {
-    out.push_back(absl::StrCat("At worst (", Seconds(worst.time_ns), "), ",
-                               PinnerSentence(worst.pinners[0], frames)));
+    out.push_back({"pinning", "info",
+                   absl::StrCat("At worst (", Seconds(worst.time_ns), "), ",
+                                PinnerSentence(worst.pinners[0], frames))});
   }
   if (r.pinning.retention.retained_bytes > 0) {
-    out.push_back(absl::StrCat(
-        HumanBytes(r.pinning.retention.retained_bytes),
-        " of freed heap is still resident at exit (not yet released to the "
-        "OS)"));
+    out.push_back({"pinning", "info",
+                   absl::StrCat(HumanBytes(r.pinning.retention.retained_bytes),
+                                " of freed heap is still resident at exit (not "
+                                "yet released to the OS)")});
   }
   const HeapStats& peak = r.fragmentation.peak;
   if (peak.extent_bytes > 0) {
-    out.push_back(absl::StrCat("At its peak the heap spanned ",
-                               HumanBytes(peak.extent_bytes), " with ",
-                               HumanBytes(peak.live_bytes), " live (",
-                               Percent(peak.fragmentation), " fragmentation)"));
+    out.push_back(
+        {"fragmentation", "info",
+         absl::StrCat("At its peak the heap spanned ",
+                      HumanBytes(peak.extent_bytes), " with ",
+                      HumanBytes(peak.live_bytes), " live (",
+                      Percent(peak.fragmentation), " fragmentation)")});
   }
   if (!r.fragmentation.separators.empty()) {
     const SeparatorSite& s = r.fragmentation.separators[0];
-    out.push_back(absl::StrCat(s.chunks, s.chunks == 1 ? " chunk" : " chunks",
-                               " allocated in ", SiteText(frames(s.stack)),
-                               " keep ", HumanBytes(s.separated_bytes),
-                               " of free runs apart"));
+    out.push_back(
+        {"fragmentation", "warning",
+         absl::StrCat(s.chunks, s.chunks == 1 ? " chunk" : " chunks",
+                      " allocated in ", SiteText(frames(s.stack)), " keep ",
+                      HumanBytes(s.separated_bytes), " of free runs apart")});
+  }
+  return out;
+}
+
+std::vector<std::string> LayoutFindings(const LayoutReport& r,
+                                        const StackFrames& frames) {
+  std::vector<std::string> out;
+  for (LayoutFinding& f : LayoutFindingsBySection(r, frames)) {
+    out.push_back(std::move(f.text));
   }
   return out;
 }

@@ -48,6 +48,17 @@ std::string RenderLayoutText(const LayoutReport& report,
 std::vector<std::string> LayoutFindings(const LayoutReport& report,
                                         const StackFrames& frames);
 
+// The same findings with the report section they belong to
+// ("pinning" or "fragmentation") and a severity ("warning" or "info"), for
+// the HTML report's `findings`.
+struct LayoutFinding {
+  const char* section;
+  const char* severity;
+  std::string text;
+};
+std::vector<LayoutFinding> LayoutFindingsBySection(const LayoutReport& report,
+                                                   const StackFrames& frames);
+
 // The frame that names an allocation site: the first frame outside the
 // allocator and the C/C++ runtime libraries (falls back to the first frame).
 const Frame* SiteFrame(const std::vector<Frame>& frames);
