@@ -226,7 +226,17 @@ void AllocationTracker::OnEvent(const Event& e) {
 }
 
 void AllocationTracker::OnEvents(absl::Span<const Event> events) {
-  for (const Event& e : events) AllocationTracker::OnEvent(e);
+  // Prefetch the hash slots a few events ahead: the live set is larger than
+  // the caches, so a lookup is otherwise a memory stall per event.
+  constexpr size_t kAhead = 8;
+  const size_t n = events.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) {
+      const Event& f = events[i + kAhead];
+      live_.prefetch(f.kind == kRealloc ? f.old_address : f.address);
+    }
+    AllocationTracker::OnEvent(events[i]);
+  }
 }
 
 void AllocationTracker::OnEnd(const ReplayStats&) {

@@ -136,14 +136,10 @@ namespace {
 
 // A protobuf varint at `*p` (at most 10 bytes, bits past 64 dropped, as the
 // generated parser reads them). False if it runs past `end` or is longer.
-inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
-  if (ABSL_PREDICT_TRUE(p < end && *p < 0x80)) {
-    *v = *p++;
-    return true;
-  }
+inline bool ReadVarintSlow(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
   uint64_t result = 0;
   for (int shift = 0; shift < 70; shift += 7) {
-    if (ABSL_PREDICT_FALSE(p >= end)) return false;
+    if (p >= end) return false;
     const uint8_t b = *p++;
     result |= static_cast<uint64_t>(b & 0x7f) << (shift < 64 ? shift : 0);
     if (b < 0x80) {
@@ -152,6 +148,51 @@ inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
     }
   }
   return false;
+}
+
+inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
+  if (ABSL_PREDICT_TRUE(end - p >= 10)) {
+    // Unrolled, no bounds checks: 10 bytes are there.
+    uint64_t b = p[0];
+    if (b < 0x80) {
+      *v = b;
+      p += 1;
+      return true;
+    }
+    uint64_t r = b & 0x7f;
+    b = p[1];
+    r |= (b & 0x7f) << 7;
+    if (b < 0x80) {
+      *v = r;
+      p += 2;
+      return true;
+    }
+    b = p[2];
+    r |= (b & 0x7f) << 14;
+    if (b < 0x80) {
+      *v = r;
+      p += 3;
+      return true;
+    }
+    b = p[3];
+    r |= (b & 0x7f) << 21;
+    if (b < 0x80) {
+      *v = r;
+      p += 4;
+      return true;
+    }
+    for (int i = 4; i < 10; ++i) {
+      b = p[i];
+      r |= (b & 0x7f) << (7 * i < 64 ? 7 * i : 0);
+      if (b < 0x80) {
+        *v = r;
+        p += i + 1;
+        return true;
+      }
+    }
+    return false;
+  }
+  return ReadVarintSlow(p, end, v);
 }
 
 inline uint64_t ZigZag(uint64_t v) { return (v >> 1) ^ (~(v & 1) + 1); }

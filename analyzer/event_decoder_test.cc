@@ -99,3 +99,107 @@ TEST(EventDecoderTest, UnknownKindStopsTheBatch) {
 
 }  // namespace
 }  // namespace heaplens
+
+namespace heaplens {
+namespace {
+
+using namespace ::heaplens::testing;  // NOLINT: event constructors
+
+std::vector<Event> WireDecode(const std::string& bytes, DecodeResult expect,
+                              uint64_t max_stack = ~0ull,
+                              WireBatchInfo* info_out = nullptr) {
+  std::vector<Event> buffer(3);  // reused scratch: not cleared
+  WireBatchInfo info;
+  std::string error;
+  EXPECT_EQ(DecodeEventBatchWire(bytes, max_stack, &buffer, &info, &error),
+            expect)
+      << error;
+  if (info_out != nullptr) *info_out = info;
+  buffer.resize(info.decoded);
+  return buffer;
+}
+
+TEST(EventDecoderWireTest, SameAsTheMessageDecoder) {
+  std::vector<Event> events = {
+      Alloc(kMalloc, 10, 0x7f0000001000, 24, 3, 8),
+      Realloc(22, 0x7f0000001000, 0x9000, 200, 8, 8),
+      Free(kFree, 30, 0x9000),
+      InvalidFree(33, 0x1234, 9),
+      AllocFailed(34, 1ull << 40, 10),
+      HeapEvent(kHeapGrow, 35, 0x555500000000, 135168),
+      Mark(40, 17),
+  };
+  for (int i = 0; i < 300; ++i) {
+    events.push_back(Alloc(kNew, 50 + i, 0x10000 + 4096ull * i, i, 1));
+  }
+  trace::EventBatch batch = EncodeBatch(42, 3, events);
+  std::vector<Event> expected;
+  std::string error;
+  ASSERT_EQ(DecodeEventBatch(batch, &expected, &error), DecodeResult::kOk);
+  WireBatchInfo info;
+  std::vector<Event> got =
+      WireDecode(batch.SerializeAsString(), DecodeResult::kOk, ~0ull, &info);
+  EXPECT_EQ(info.tid, 42u);
+  EXPECT_EQ(info.kinds, events.size());
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    SCOPED_TRACE(i);
+    ExpectSame(got[i], expected[i]);
+    EXPECT_EQ(got[i].tid, 42u);
+  }
+}
+
+TEST(EventDecoderWireTest, UnknownStacksBecomeZero) {
+  trace::EventBatch batch = EncodeBatch(
+      1, 0, {Alloc(kMalloc, 1, 0x10, 1, 7), Alloc(kMalloc, 2, 0x20, 1, 2)});
+  WireBatchInfo info;
+  std::vector<Event> got =
+      WireDecode(batch.SerializeAsString(), DecodeResult::kOk, 5, &info);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].stack, 0u);
+  EXPECT_EQ(got[1].stack, 2u);
+  EXPECT_EQ(info.unknown_stacks, 1u);
+}
+
+TEST(EventDecoderWireTest, UnpackedAndSplitColumnsDecodeLikeProtobuf) {
+  // kind 1 (MALLOC) unpacked, then the columns; a second packed run of the
+  // time column. Valid protobuf, so the slow path must handle it.
+  std::string b;
+  auto varint = [&b](uint64_t v) { TraceBuilder::AppendVarint(v, &b); };
+  varint(3 << 3 | 0), varint(kMalloc);  // kind, unpacked
+  varint(3 << 3 | 0), varint(kFree);
+  varint(4 << 3 | 2), varint(1), varint(5);  // time: 5
+  varint(4 << 3 | 2), varint(1), varint(6);  // time: 6, a second run
+  varint(5 << 3 | 2), varint(2), varint(0x20), varint(0);  // +16, +0
+  varint(6 << 3 | 2), varint(1), varint(9);
+  varint(7 << 3 | 2), varint(1), varint(0);
+  varint(8 << 3 | 2), varint(1), varint(0);
+  std::vector<Event> got = WireDecode(b, DecodeResult::kOk);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].time_ns, 5u);
+  EXPECT_EQ(got[0].address, 16u);
+  EXPECT_EQ(got[0].size, 9u);
+  EXPECT_EQ(got[1].kind, kFree);
+  EXPECT_EQ(got[1].time_ns, 11u);
+  EXPECT_EQ(got[1].address, 16u);
+}
+
+TEST(EventDecoderWireTest, ErrorsAsTheMessageDecoder) {
+  trace::EventBatch batch = EncodeBatch(1, 0, {Free(kFree, 2, 0x10)});
+  batch.add_stack(5);
+  WireDecode(batch.SerializeAsString(), DecodeResult::kCorrupt);
+  batch = EncodeBatch(1, 0, {Alloc(kMalloc, 1, 0x10, 1, 0)});
+  batch.add_kind(99);
+  batch.add_time_delta(1);
+  EXPECT_EQ(
+      WireDecode(batch.SerializeAsString(), DecodeResult::kUnknownKind).size(),
+      1u);
+  std::string bytes =
+      EncodeBatch(1, 0, {Free(kFree, 2, 0x10)}).SerializeAsString();
+  bytes.back() = static_cast<char>(0x80);  // a varint cut short
+  WireDecode(bytes, DecodeResult::kInvalidMessage);
+  WireDecode(std::string("\x1a\x05\x01", 3), DecodeResult::kInvalidMessage);
+}
+
+}  // namespace
+}  // namespace heaplens

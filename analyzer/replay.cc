@@ -104,8 +104,16 @@ class Merger {
     const Event& e = s.events[s.cursor];
     return Key(e.time_ns, TieClass(e.kind), id);
   }
-  void Deliver(const Event* first, size_t n) {
-    const absl::Span<const Event> run(first, n);
+  // Merged events are gathered into `out_` so consumers get long spans even
+  // when the merge interleaves threads event by event; a whole batch with
+  // nothing pending goes out directly, without a copy.
+  static constexpr size_t kOutEvents = 1024;
+  void Flush() {
+    if (out_n_ == 0) return;
+    Send(absl::Span<const Event>(out_.data(), out_n_));
+    out_n_ = 0;
+  }
+  void Send(absl::Span<const Event> run) {
     for (ReplayConsumer* c : consumers_) c->OnEvents(run);
   }
 
@@ -116,6 +124,8 @@ class Merger {
   std::vector<Stream> streams_;
   ReplayStats stats_;
   std::string bytes_;
+  std::vector<Event> out_;  // merged events not yet delivered: [0, out_n_)
+  size_t out_n_ = 0;
   size_t loaded_now_ = 0;
 };
 
@@ -177,6 +187,7 @@ absl::StatusOr<ReplayStats> Merger::Run() {
                      });
   }
   for (ReplayConsumer* c : consumers_) c->OnStart(index_);
+  out_.resize(kOutEvents);
 
   KeyHeap heap;
   for (uint32_t i = 0; i < streams_.size(); ++i) heap.push(HeadKey(i));
@@ -184,7 +195,10 @@ absl::StatusOr<ReplayStats> Merger::Run() {
     const uint32_t id = heap.top().stream();
     Stream& s = streams_[id];
     if (!s.loaded) {
-      if (absl::Status st = Load(s); !st.ok()) return st;
+      if (absl::Status st = Load(s); !st.ok()) {
+        Flush();  // consumers saw everything before the bad batch
+        return st;
+      }
       if (s.loaded) {
         ++loaded_now_;
         stats_.max_loaded_batches =
@@ -196,15 +210,18 @@ absl::StatusOr<ReplayStats> Merger::Run() {
       const Event* ev = s.events.data();
       const size_t n = s.count;
       size_t c = s.cursor;
-      if (next == nullptr) {
+      if (next == nullptr && out_n_ == 0) {
         c = n;
+        Send(absl::Span<const Event>(ev + s.cursor, n - s.cursor));
       } else {
-        const Key limit = *next;
+        const Key limit = next != nullptr ? *next : Key(~0ull, 1, ~0u);
+        Event* out = out_.data();
         do {
+          out[out_n_++] = ev[c];
           ++c;
+          if (out_n_ == kOutEvents) Flush();
         } while (c < n && Key(ev[c].time_ns, TieClass(ev[c].kind), id) < limit);
       }
-      Deliver(ev + s.cursor, c - s.cursor);
       stats_.events += c - s.cursor;
       stats_.last_time_ns = std::max(stats_.last_time_ns, ev[c - 1].time_ns);
       s.cursor = c;
@@ -223,6 +240,7 @@ absl::StatusOr<ReplayStats> Merger::Run() {
       heap.pop();
     }
   }
+  Flush();
   if (stats_.unknown_stack_events > 0) {
     stats_.notes.push_back(absl::StrCat(
         stats_.unknown_stack_events,
