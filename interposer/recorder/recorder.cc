@@ -23,6 +23,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -454,6 +455,17 @@ void WriteThreadInfo(uint32_t tid, uint64_t start_ns, uint64_t exit_ns,
   if (g_state.load(std::memory_order_relaxed) == kActive) AppendLocked(w);
 }
 
+// Overwrites the stack just below the caller. The flush path keeps
+// recorded addresses in registers that get spilled to the stack; left there,
+// a copy of a lost block's address on a thread's (or the flusher's) stack
+// would make the exit-time heap scan call the block reachable. The flush
+// path's buffers are global, so a few KiB covers its frames.
+__attribute__((noinline)) void ScrubStackBelow() {
+  volatile char pad[4096];
+  memset(const_cast<char*>(pad), 0, sizeof(pad));
+  __asm__ volatile("" : : "r"(pad) : "memory");
+}
+
 // pthread key destructor: runs at thread exit. It re-arms itself for two
 // more rounds so that other keys' destructors (which often free memory) run
 // first; events after the final round take the slow path.
@@ -477,6 +489,7 @@ void ThreadExit(void* arg) {
   }
   t_buf = nullptr;
   t_state = kDead;
+  ScrubStackBelow();
 }
 
 void StartFlusher();
@@ -575,6 +588,7 @@ void* FlusherMain(void*) {
     if (g_state.load(std::memory_order_acquire) != kActive) break;
     CheckModules(false);
     FlushAll();
+    ScrubStackBelow();
   }
   return nullptr;
 }
@@ -795,7 +809,21 @@ void Finish(ExitReason reason, int status) {
 // graph is taken, so it is not reported as "still reachable" in every C++
 // program. Called outside the recursion guard: these frees must be recorded.
 // glibc's __libc_freeres is not called: later exit handlers still use libc.
+int FindLibstdcxx(struct dl_phdr_info* info, size_t, void* found) {
+  if (info->dlpi_name != nullptr && strstr(info->dlpi_name, "libstdc++")) {
+    *static_cast<bool*>(found) = true;
+    return 1;
+  }
+  return 0;
+}
+
 void ReleaseRuntimeCaches() {
+  // Only when libstdc++ is loaded: a failing dlsym allocates a dlerror
+  // buffer, which would show up in a C program's report as heaplens' own
+  // "still reachable" memory.
+  bool loaded = false;
+  dl_iterate_phdr(FindLibstdcxx, &loaded);
+  if (!loaded) return;
   using Freeres = void (*)();
   auto freeres = reinterpret_cast<Freeres>(
       dlsym(RTLD_DEFAULT, "_ZN9__gnu_cxx9__freeresEv"));
