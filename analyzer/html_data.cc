@@ -7,6 +7,7 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -611,11 +612,11 @@ std::string BuildHtmlData(const HtmlDataInput& in, Symbolizer& symbolizer) {
   }
 
   // The allocated-bytes stacks, biggest first, symbolized up to the limit.
-  std::vector<std::pair<uint64_t, AllocatedByStack::Totals>> allocated;
+  std::vector<std::pair<uint64_t, StackTotal>> allocated;
   uint64_t alloc_extra_bytes = 0, alloc_extra_blocks = 0;
   if (in.allocated != nullptr) {
-    allocated.assign(in.allocated->by_stack().begin(),
-                     in.allocated->by_stack().end());
+    allocated.assign(in.allocated->totals().begin(),
+                     in.allocated->totals().end());
     std::sort(allocated.begin(), allocated.end(),
               [](const auto& a, const auto& b) {
                 return std::make_pair(b.second.bytes, a.first) <
@@ -624,7 +625,7 @@ std::string BuildHtmlData(const HtmlDataInput& in, Symbolizer& symbolizer) {
     if (allocated.size() > limits.flame_stacks) {
       for (size_t i = limits.flame_stacks; i < allocated.size(); ++i) {
         alloc_extra_bytes += allocated[i].second.bytes;
-        alloc_extra_blocks += allocated[i].second.blocks;
+        alloc_extra_blocks += allocated[i].second.objects;
       }
       notes.push_back(absl::StrCat(
           "The flame graph of allocated bytes shows the ", limits.flame_stacks,
@@ -684,7 +685,7 @@ std::string BuildHtmlData(const HtmlDataInput& in, Symbolizer& symbolizer) {
     std::vector<FlameStack> all;
     for (size_t i = 0; i < allocated.size(); ++i) {
       all.push_back({&symbolized[i], allocated[i].second.bytes,
-                     allocated[i].second.blocks});
+                     allocated[i].second.objects});
     }
     w.Key("allocated");
     WriteFlame(o, all, alloc_extra_bytes, alloc_extra_blocks, limits);

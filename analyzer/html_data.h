@@ -8,8 +8,8 @@
 // size of the page never depends on the number of events): truncated lists
 // say so with `*_omitted` / `truncated` keys and a `meta.notes` line.
 //
-// AllocatedByStack is the replay consumer behind the "allocated" flame graph:
-// bytes and blocks of every allocation (realloc included), by stack id.
+// The "allocated" flame graph comes from an AllocatedByStack consumer
+// (analyzer/export/stack_totals.h) of the same replay.
 //
 // Example:
 //   layout::LayoutOptions lo; lo.heap_map = true;
@@ -30,35 +30,13 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
-#include "analyzer/event.h"
+#include "analyzer/export/stack_totals.h"
 #include "analyzer/layout/layout_analysis.h"
-#include "analyzer/replay.h"
 #include "analyzer/report.h"
 #include "analyzer/symbolizer.h"
 #include "analyzer/trace_index.h"
 
 namespace heaplens {
-
-class AllocatedByStack : public ReplayConsumer {
- public:
-  struct Totals {
-    uint64_t bytes = 0;
-    uint64_t blocks = 0;
-  };
-  void OnEvent(const Event& e) override {
-    if (!IsAllocation(e.kind)) return;
-    Totals& t = by_stack_[e.stack];
-    t.bytes += e.size;
-    ++t.blocks;
-  }
-  const absl::flat_hash_map<uint64_t, Totals>& by_stack() const {
-    return by_stack_;
-  }
-
- private:
-  absl::flat_hash_map<uint64_t, Totals> by_stack_;
-};
 
 // The limits of docs/html_report.md; tests lower them.
 struct HtmlLimits {
