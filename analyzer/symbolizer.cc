@@ -7,11 +7,13 @@
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -75,6 +77,20 @@ std::string DieName(Dwarf_Die* die) {
       break;
     }
   }
+  // C has no namespaces or classes: skip the walk to the DIE (it reads the
+  // CU from its start).
+  Dwarf_Die def_cu;
+  if (dwarf_diecu(&def, &def_cu, nullptr, nullptr) != nullptr) {
+    switch (dwarf_srclang(&def_cu)) {
+      case DW_LANG_C89:
+      case DW_LANG_C:
+      case DW_LANG_C99:
+      case DW_LANG_C11:
+        return name;
+      default:
+        break;
+    }
+  }
   std::string qualified;
   Dwarf_Die* scopes = nullptr;
   const int n = dwarf_getscopes_die(&def, &scopes);
@@ -109,6 +125,131 @@ bool IsSelf(const std::string& path) {
 
 }  // namespace
 
+// The functions of one compilation unit, built once from its DIE tree:
+// every DW_TAG_subprogram and DW_TAG_inlined_subroutine with its address
+// ranges, in DIE preorder, with nesting. A lookup binary-searches the
+// outermost functions, then walks down only the containing function's
+// inline tree (dwarf_getscopes would walk the whole CU for every pc).
+struct CuIndex {
+  struct Node {
+    Dwarf_Die die;
+    int tag;
+    uint32_t first_range, n_ranges;
+    uint32_t subtree_end;  // index of the first node after its subtree
+  };
+  struct Range {
+    uint64_t low, high;
+  };
+  struct Top {
+    uint64_t low, high;
+    uint32_t node;
+  };
+  std::vector<Node> nodes;
+  std::vector<Range> ranges;
+  std::vector<Top> tops;  // ranges of outermost functions, by low
+
+  void Build(Dwarf_Die* cudie) {
+    Walk(cudie, /*in_function=*/false);
+    std::sort(tops.begin(), tops.end(),
+              [](const Top& a, const Top& b) { return a.low < b.low; });
+  }
+
+  bool Contains(const Node& n, uint64_t pc) const {
+    for (uint32_t i = 0; i < n.n_ranges; ++i) {
+      const Range& r = ranges[n.first_range + i];
+      if (pc >= r.low && pc < r.high) return true;
+    }
+    return false;
+  }
+
+  // The functions containing `pc`, innermost first; empty if none.
+  void Find(uint64_t pc, std::vector<const Node*>* chain) const {
+    chain->clear();
+    auto it =
+        std::upper_bound(tops.begin(), tops.end(), pc,
+                         [](uint64_t v, const Top& t) { return v < t.low; });
+    // Outermost functions do not overlap in practice; look back a little
+    // in case they do.
+    const Node* top = nullptr;
+    for (int back = 0; back < 8 && it != tops.begin(); ++back) {
+      --it;
+      if (pc < it->high) {
+        top = &nodes[it->node];
+        break;
+      }
+    }
+    if (top == nullptr) return;
+    std::vector<const Node*> outer_first = {top};
+    uint32_t i = static_cast<uint32_t>(top - nodes.data()) + 1;
+    uint32_t end = top->subtree_end;
+    while (i < end) {
+      const Node& n = nodes[i];
+      if (Contains(n, pc)) {
+        outer_first.push_back(&n);
+        end = n.subtree_end;
+        ++i;
+      } else {
+        i = n.subtree_end;
+      }
+    }
+    chain->assign(outer_first.rbegin(), outer_first.rend());
+  }
+
+ private:
+  static bool MayOwnFunctions(int tag) {
+    switch (tag) {
+      case DW_TAG_compile_unit:
+      case DW_TAG_partial_unit:
+      case DW_TAG_module:
+      case DW_TAG_namespace:
+      case DW_TAG_class_type:
+      case DW_TAG_structure_type:
+      case DW_TAG_union_type:
+      case DW_TAG_lexical_block:
+      case DW_TAG_with_stmt:
+      case DW_TAG_catch_block:
+      case DW_TAG_try_block:
+      case DW_TAG_entry_point:
+      case DW_TAG_subprogram:
+      case DW_TAG_inlined_subroutine:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  void Walk(Dwarf_Die* parent, bool in_function) {
+    Dwarf_Die child;
+    if (dwarf_child(parent, &child) != 0) return;
+    do {
+      const int tag = dwarf_tag(&child);
+      if (!MayOwnFunctions(tag)) continue;
+      if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine) {
+        const uint32_t index = static_cast<uint32_t>(nodes.size());
+        Node node{child, tag, static_cast<uint32_t>(ranges.size()), 0, 0};
+        Dwarf_Addr base, start, end;
+        ptrdiff_t offset = 0;
+        while ((offset = dwarf_ranges(&child, offset, &base, &start, &end)) >
+               0) {
+          if (start < end) ranges.push_back(Range{start, end});
+        }
+        node.n_ranges = static_cast<uint32_t>(ranges.size()) - node.first_range;
+        nodes.push_back(node);
+        if (!in_function) {
+          for (uint32_t r = 0; r < node.n_ranges; ++r) {
+            const Range& range = ranges[node.first_range + r];
+            tops.push_back(Top{range.low, range.high, index});
+          }
+        }
+        Walk(&child, in_function || node.n_ranges > 0);
+        nodes[index].subtree_end = static_cast<uint32_t>(nodes.size());
+      } else {
+        Walk(&child, in_function);
+      }
+    } while (dwarf_siblingof(&child, &child) == 0);
+  }
+};
+
 struct Symbolizer::Module {
   std::string path;
   std::string build_id;  // from the trace
@@ -120,7 +261,40 @@ struct Symbolizer::Module {
   std::string debuginfo_path;  // for the callbacks (must outlive dwfl)
   char* debuginfo_ptr = nullptr;
   Dwfl_Callbacks callbacks{};
+
+  // Per CU (keyed by the CU DIE's address), built on first use.
+  absl::flat_hash_map<const void*, std::unique_ptr<CuIndex>> cus;
+  // Function names by DIE, computed once.
+  absl::flat_hash_map<const void*, std::string> die_names;
+  // dwfl_module_addrinfo answers for sized symbols, as address intervals
+  // [start, end) in which every address gets the same answer: the symbol's
+  // extent, cut at the next symbol start (see SymbolName).
+  struct SymbolAnswer {
+    uint64_t end;
+    std::string name;  // demangled, version dropped
+  };
+  std::map<uint64_t, SymbolAnswer> symbol_answers;
+  std::vector<uint64_t> symbol_starts;  // every defined symbol's address
+  bool symbol_starts_read = false;
 };
+
+namespace {
+
+const std::string& CachedDieName(
+    absl::flat_hash_map<const void*, std::string>* cache, Dwarf_Die* die) {
+  auto [it, inserted] = cache->try_emplace(die->addr);
+  if (inserted) it->second = DieName(die);
+  return it->second;
+}
+
+std::string SymbolFunctionName(const char* symname) {
+  // Drop a symbol version ("__libc_start_main@@GLIBC_2.34").
+  absl::string_view bare = symname;
+  bare = bare.substr(0, bare.find('@'));
+  return Demangle(std::string(bare).c_str());
+}
+
+}  // namespace
 
 Symbolizer::Symbolizer(const TraceIndex& index, SymbolizerOptions options)
     : index_(index), options_(std::move(options)) {
@@ -198,9 +372,17 @@ void Symbolizer::Open(Module& m) {
   std::string why;
   for (size_t i = 0; i < candidates.size(); ++i) {
     const std::string& file = candidates[i];
-    int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a hostile trace may name a FIFO, which would block a
+    // plain open; only regular files are read.
+    int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
       if (i == 0) why = "file not found";
+      continue;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      close(fd);
+      if (i == 0) why = "not a regular file";
       continue;
     }
     // Check the build-id before handing the file to libdwfl.
@@ -267,17 +449,51 @@ std::vector<Frame> Symbolizer::Lookup(Module& m, uint64_t pc, uint64_t rel) {
     return out;
   }
   const Dwarf_Addr addr = rel;
-  GElf_Off offset;
-  GElf_Sym sym;
-  const char* symname = dwfl_module_addrinfo(m.mod, addr, &offset, &sym,
-                                             nullptr, nullptr, nullptr);
-  std::string sym_function = "??";
-  if (symname != nullptr) {
-    // Drop a symbol version ("__libc_start_main@@GLIBC_2.34").
-    absl::string_view bare = symname;
-    bare = bare.substr(0, bare.find('@'));
-    sym_function = Demangle(std::string(bare).c_str());
+  const std::string* symname = nullptr;
+  {
+    auto it = m.symbol_answers.upper_bound(addr);
+    if (it != m.symbol_answers.begin() && addr < std::prev(it)->second.end) {
+      symname = &std::prev(it)->second.name;
+    }
   }
+  std::string uncached_symname;
+  if (symname == nullptr) {
+    GElf_Off offset;
+    GElf_Sym sym;
+    const char* name = dwfl_module_addrinfo(m.mod, addr, &offset, &sym, nullptr,
+                                            nullptr, nullptr);
+    if (name != nullptr) {
+      uncached_symname = SymbolFunctionName(name);
+      symname = &uncached_symname;
+      if (sym.st_size != 0 && offset < sym.st_size) {
+        if (!m.symbol_starts_read) {
+          m.symbol_starts_read = true;
+          const int n = dwfl_module_getsymtab(m.mod);
+          for (int i = 1; i < n; ++i) {
+            GElf_Sym s;
+            GElf_Addr a;
+            GElf_Word shndx;
+            if (dwfl_module_getsym_info(m.mod, i, &s, &a, &shndx, nullptr,
+                                        nullptr) != nullptr) {
+              m.symbol_starts.push_back(a);
+            }
+          }
+          std::sort(m.symbol_starts.begin(), m.symbol_starts.end());
+        }
+        const uint64_t start = addr - offset;
+        uint64_t end = start + sym.st_size;
+        auto next = std::upper_bound(m.symbol_starts.begin(),
+                                     m.symbol_starts.end(), start);
+        if (next != m.symbol_starts.end()) end = std::min(end, *next);
+        if (addr < end) {
+          auto [it, inserted] = m.symbol_answers.try_emplace(
+              start, Module::SymbolAnswer{end, uncached_symname});
+          if (inserted) symname = &it->second.name;
+        }
+      }
+    }
+  }
+  const std::string sym_function = symname != nullptr ? *symname : "??";
 
   Dwarf_Addr bias = 0;
   Dwarf_Die* cudie = dwfl_module_addrdie(m.mod, addr, &bias);
@@ -287,21 +503,25 @@ std::vector<Frame> Symbolizer::Lookup(Module& m, uint64_t pc, uint64_t rel) {
     const char* f = dwfl_lineinfo(l, nullptr, &line, nullptr, nullptr, nullptr);
     if (f != nullptr) file = f;
   }
-  Dwarf_Die* scopes = nullptr;
-  const int n =
-      cudie != nullptr ? dwarf_getscopes(cudie, addr - bias, &scopes) : 0;
+  std::vector<const CuIndex::Node*> chain;
+  if (cudie != nullptr) {
+    auto [it, inserted] = m.cus.try_emplace(cudie->addr);
+    if (inserted) {
+      it->second = std::make_unique<CuIndex>();
+      it->second->Build(cudie);
+    }
+    it->second->Find(addr - bias, &chain);
+  }
   Dwarf_Files* files = nullptr;
   size_t nfiles = 0;
   bool done = false;
-  for (int i = 0; i < n && !done; ++i) {
-    Dwarf_Die* die = &scopes[i];
-    const int tag = dwarf_tag(die);
-    if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
+  for (const CuIndex::Node* node : chain) {
+    Dwarf_Die die = node->die;
     Frame f = base;
     f.file = file;
     f.line = line;
-    f.function = DieName(die);
-    if (tag == DW_TAG_subprogram) {
+    f.function = CachedDieName(&m.die_names, &die);
+    if (node->tag == DW_TAG_subprogram) {
       if (symname != nullptr &&
           (f.function.empty() || f.function.find('(') == std::string::npos)) {
         // The symbol table has the qualified, demangled name for C++.
@@ -313,7 +533,7 @@ std::vector<Frame> Symbolizer::Lookup(Module& m, uint64_t pc, uint64_t rel) {
       // The next outer frame is at this inlined call's site.
       Dwarf_Attribute attr;
       Dwarf_Word call_file = 0, call_line = 0;
-      if (dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &attr),
+      if (dwarf_formudata(dwarf_attr(&die, DW_AT_call_file, &attr),
                           &call_file) == 0 &&
           (files != nullptr ||
            dwarf_getsrcfiles(cudie, &files, &nfiles) == 0) &&
@@ -323,15 +543,15 @@ std::vector<Frame> Symbolizer::Lookup(Module& m, uint64_t pc, uint64_t rel) {
       } else {
         file.clear();
       }
-      line = dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &attr),
+      line = dwarf_formudata(dwarf_attr(&die, DW_AT_call_line, &attr),
                              &call_line) == 0
                  ? static_cast<int>(call_line)
                  : 0;
     }
     if (f.function.empty()) f.function = "??";
     out.push_back(std::move(f));
+    if (done) break;
   }
-  free(scopes);
   if (!done) {
     // No DWARF subprogram: the symbol table's name and the line we have.
     Frame f = base;

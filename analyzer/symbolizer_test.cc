@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <climits>
@@ -203,6 +204,54 @@ TEST(SymbolizerTest, FindsDebugInfoByBuildId) {
   const uint64_t pc = reinterpret_cast<uint64_t>(&symtest::Plain) + 1;
   EXPECT_EQ(s.SymbolizePc(0, pc)[0].function, "symtest::Plain(int)");
   EXPECT_THAT(s.notes(), Contains(HasSubstr("file not found; using")));
+}
+
+TEST(SymbolizerTest, OnlyRegularFilesAreOpened) {
+  // A hostile trace may name a FIFO (a plain open would block forever) or a
+  // device: neither is read, and the note says why.
+  const char* tmp = getenv("TEST_TMPDIR");
+  const std::string fifo = std::string(tmp ? tmp : "/tmp") + "/module.fifo";
+  unlink(fifo.c_str());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::vector<trace::Module> modules;
+  uint64_t base = 0x20000000;
+  for (const std::string& path :
+       {fifo, std::string("/dev/zero"), std::string("/dev/stdin")}) {
+    trace::Module m;
+    m.set_path(path);
+    m.set_base(base);
+    trace::Segment* seg = m.add_segments();
+    seg->set_vaddr(0);
+    seg->set_memsz(0x1000);
+    modules.push_back(m);
+    base += 0x10000;
+  }
+  TraceIndex index = IndexWith(modules);
+  Symbolizer s(index);
+  for (int i = 0; i < 3; ++i) {
+    const std::vector<Frame>& frames =
+        s.SymbolizePc(0, 0x20000010 + 0x10000 * i);
+    ASSERT_EQ(frames.size(), 1u);
+    EXPECT_EQ(frames[0].function, "??");
+  }
+  EXPECT_THAT(s.notes(),
+              Contains(HasSubstr("module.fifo: not a regular file")));
+  EXPECT_THAT(s.notes(), Contains(HasSubstr("/dev/zero: not a regular file")));
+  unlink(fifo.c_str());
+}
+
+TEST(SymbolizerTest, NestedInlinedFramesAreAllListed) {
+  // Every level of a nested inline chain is a frame, each at the call site
+  // inside the next one (like addr2line -i); the outermost is the function.
+  TraceIndex index = IndexWith(LoadedModules());
+  Symbolizer s(index);
+  const uint64_t pc = reinterpret_cast<uint64_t>(symtest::Outer());
+  const std::vector<Frame>& frames = s.SymbolizePc(0, pc);
+  ASSERT_FALSE(frames.empty());
+  for (size_t i = 0; i + 1 < frames.size(); ++i) {
+    EXPECT_TRUE(frames[i].inlined) << i;
+  }
+  EXPECT_FALSE(frames.back().inlined);
 }
 
 TEST(SymbolizerTest, PcOutsideAnyModule) {

@@ -3,7 +3,10 @@
 // comes from its separate debug file found by build-id, when installed),
 // with a cold symbolizer, and prints the time.
 //
-//   symbolize_benchmark [N] [MODULE_SUBSTRING]
+//   symbolize_benchmark [N] [MODULE_SUBSTRING] [DUMP_FILE]
+//
+// With DUMP_FILE, every frame of every address is written there (to compare
+// two symbolizer versions for identical results).
 #include <elf.h>
 #include <link.h>
 
@@ -12,6 +15,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "analyzer/symbolizer.h"
 
@@ -77,8 +81,10 @@ int main(int argc, char** argv) {
   auto start = std::chrono::steady_clock::now();
   heaplens::Symbolizer s(index);
   uint64_t with_line = 0, inlined = 0, named = 0;
+  std::vector<uint64_t> pcs;
   for (int i = 0; i < n; ++i) {
     const uint64_t pc = t.text_begin + rng() % (t.text_end - t.text_begin);
+    pcs.push_back(pc);
     const auto& frames = s.SymbolizePc(0, pc);
     named += frames[0].function != "??";
     with_line += frames[0].line > 0;
@@ -97,5 +103,18 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(with_line),
       static_cast<unsigned long long>(inlined));
   for (const std::string& note : s.notes()) printf("note: %s\n", note.c_str());
+  if (argc > 3) {
+    FILE* dump = fopen(argv[3], "w");
+    if (dump == nullptr) return 1;
+    for (uint64_t pc : pcs) {
+      for (const heaplens::Frame& f : s.SymbolizePc(0, pc)) {
+        fprintf(dump, "%llx %s %s:%d%s\n",
+                static_cast<unsigned long long>(pc - t.text_begin),
+                f.function.c_str(), f.file.c_str(), f.line,
+                f.inlined ? " [inlined]" : "");
+      }
+    }
+    fclose(dump);
+  }
   return 0;
 }
