@@ -40,32 +40,37 @@ declare -A CMDS=(
 )
 ORDER=(churn prodcons bigbuf perl-hash python-dicts sqlite-insert)
 
-# run CMD PRELOAD -> "seconds maxrss_kb"
+# run CMD PRELOAD -> "seconds maxrss_kb cpu_seconds" (cpu = user + system:
+# less sensitive than wall time to other load on a shared machine)
 run() {
-  /usr/bin/time -f '%e %M' -o "$TMP/t" env ${2:+LD_PRELOAD=$2} bash -c "$1" >/dev/null 2>&1
-  cat "$TMP/t"
+  /usr/bin/time -f '%e %M %U %S' -o "$TMP/t" env ${2:+LD_PRELOAD=$2} bash -c "$1" >/dev/null 2>&1
+  awk '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 }' "$TMP/t"
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-printf '%-14s %9s %9s %7s %10s %10s %7s\n' workload glibc_s heapl_s time× glibc_MB heapl_MB rss×
-LT=0; LR=0; N=0; WORST=0
+printf '%-14s %9s %9s %7s %10s %10s %7s %7s\n' workload glibc_s heapl_s time× glibc_MB heapl_MB rss× cpu×
+LT=0; LR=0; LC=0; N=0
 for w in "${ORDER[@]}"; do
   : > "$TMP/gt"; : > "$TMP/gr"; : > "$TMP/ht"; : > "$TMP/hr"
+  : > "$TMP/gc"; : > "$TMP/hc"
   for ((i = 0; i < REPS; ++i)); do
-    read -r t r < <(run "${CMDS[$w]}" "")
-    echo "$t" >> "$TMP/gt"; echo "$r" >> "$TMP/gr"
-    read -r t r < <(run "${CMDS[$w]}" "$LIB")
-    echo "$t" >> "$TMP/ht"; echo "$r" >> "$TMP/hr"
+    read -r t r c < <(run "${CMDS[$w]}" "")
+    echo "$t" >> "$TMP/gt"; echo "$r" >> "$TMP/gr"; echo "$c" >> "$TMP/gc"
+    read -r t r c < <(run "${CMDS[$w]}" "$LIB")
+    echo "$t" >> "$TMP/ht"; echo "$r" >> "$TMP/hr"; echo "$c" >> "$TMP/hc"
   done
   gt=$(median < "$TMP/gt"); gr=$(median < "$TMP/gr")
   ht=$(median < "$TMP/ht"); hr=$(median < "$TMP/hr")
+  gc=$(median < "$TMP/gc"); hc=$(median < "$TMP/hc")
+  cr=$(awk -v a="$gc" -v b="$hc" 'BEGIN { if (a < 0.01) a = 0.01; if (b < 0.01) b = 0.01; printf "%.3f", b / a }')
   read -r tr rr < <(awk -v a="$gt" -v b="$ht" -v c="$gr" -v d="$hr" \
     'BEGIN { if (a < 0.01) a = 0.01; if (b < 0.01) b = 0.01; printf "%.3f %.3f\n", b / a, d / c }')
-  printf '%-14s %9.2f %9.2f %7.3f %10.1f %10.1f %7.3f\n' "$w" "$gt" "$ht" "$tr" \
-    "$(awk -v x="$gr" 'BEGIN{print x/1024}')" "$(awk -v x="$hr" 'BEGIN{print x/1024}')" "$rr"
+  printf '%-14s %9.2f %9.2f %7.3f %10.1f %10.1f %7.3f %7.3f\n' "$w" "$gt" "$ht" "$tr" \
+    "$(awk -v x="$gr" 'BEGIN{print x/1024}')" "$(awk -v x="$hr" 'BEGIN{print x/1024}')" "$rr" "$cr"
   LT=$(awk -v s="$LT" -v r="$tr" 'BEGIN{print s + log(r)}')
   LR=$(awk -v s="$LR" -v r="$rr" 'BEGIN{print s + log(r)}')
+  LC=$(awk -v s="$LC" -v r="$cr" 'BEGIN{print s + log(r)}')
   N=$((N + 1))
 done
-awk -v lt="$LT" -v lr="$LR" -v n="$N" \
-  'BEGIN { printf "geomean: time %.3f, peak RSS %.3f (targets: <= 1.05, <= 1.10)\n", exp(lt / n), exp(lr / n) }'
+awk -v lt="$LT" -v lr="$LR" -v lc="$LC" -v n="$N" \
+  'BEGIN { printf "geomean: time %.3f, peak RSS %.3f, cpu %.3f (targets: time <= 1.05, RSS <= 1.10)\n", exp(lt / n), exp(lr / n), exp(lc / n) }'
