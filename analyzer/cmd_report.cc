@@ -1,5 +1,6 @@
 // `heaplens report TRACE...`: analyze traces and print their leak reports.
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -68,6 +69,9 @@ absl::Status ReportFlagsFromCommandLine(ReportFormat* format,
     return absl::InvalidArgumentError(
         absl::StrCat("--format=", f, ": must be text, json or html"));
   }
+  const char* no_color = getenv("NO_COLOR");
+  options->color = *format == ReportFormat::kText && isatty(STDOUT_FILENO) &&
+                   (no_color == nullptr || *no_color == '\0');
   for (absl::string_view kind :
        absl::StrSplit(absl::GetFlag(FLAGS_show), ',', absl::SkipEmpty())) {
     if (kind == "reachable" || kind == "all") {
@@ -196,6 +200,8 @@ int ReportCommand(const std::vector<std::string>& args) {
               << " takes one trace (run it once per trace)\n";
     return kExitUsage;
   }
+  const std::string output = absl::GetFlag(FLAGS_output);
+  if (!output.empty() && output != "-") options.color = false;  // a file
   int rc = kExitOk;
   std::string out;
   for (const std::string& trace : traces) {

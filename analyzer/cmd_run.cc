@@ -32,7 +32,7 @@ ABSL_FLAG(std::string, preload, "",
 namespace heaplens {
 
 const char kRunHelp[] =
-    R"(Usage: heaplens run [--output PATH] [--preload LIB] [--format=text|json]
+    R"(Usage: heaplens run [--output PATH] [--preload LIB] [--format=text|json|html]
                     [--show=reachable] [--gate [gate flags]] -- CMD [ARGS...]
 
 Runs CMD with libheaplens.so preloaded and MALLOC_TRACE set, waits for it,
@@ -45,7 +45,9 @@ Flags:
   --preload LIB        the preload library (default: $HEAPLENS_PRELOAD, else
                        bazel-bin/interposer/libheaplens.so beside the
                        heaplens binary)
-  --format=text|json   report format
+  --format=text|json|html
+                       report format (html: one self-contained page on
+                       stdout; redirect it to a file)
   --show=reachable     also list blocks still reachable at exit
   --gate               instead of printing reports, run the leak gate on
                        every trace (`heaplens gate --help` lists the gate

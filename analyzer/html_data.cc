@@ -237,6 +237,13 @@ void WriteFindings(Writer& o, const HtmlDataInput& in,
       out.push_back({f.section, f.severity, std::move(f.text)});
     }
   }
+  // Errors first, then warnings, then the rest; the analyses' order within.
+  auto rank = [](const F& f) {
+    const std::string sev = f.severity;
+    return sev == "error" ? 0 : sev == "warning" ? 1 : 2;
+  };
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const F& a, const F& b) { return rank(a) < rank(b); });
   JsonWriter& w = o.w;
   w.Key("findings");
   w.BeginArray();
@@ -396,8 +403,6 @@ void WriteHeapMapSnapshot(Writer& o, const layout::HeapMapSnapshot& s,
     o.Str("kind", r.brk ? "brk" : "mmap");
     o.Num("start", r.start);
     o.Num("size", r.size);
-    o.Str("label",
-          absl::StrCat(r.brk ? "brk heap " : "mmap ", HumanBytes(r.size)));
     w.EndObject();
   }
   w.EndArray();

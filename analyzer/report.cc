@@ -200,6 +200,15 @@ std::string RenderText(const Report& r, const ReportOptions& options) {
   const std::string pfx = absl::StrCat("==", r.pid, "== ");
   std::string out;
   auto line = [&](absl::string_view s) { absl::StrAppend(&out, pfx, s, "\n"); };
+  // ANSI colours (ReportOptions::color): bold headings, red for lost
+  // memory and bad frees, yellow for possible leaks and layout findings.
+  auto paint = [&](const char* sgr, absl::string_view s) -> std::string {
+    if (!options.color) return std::string(s);
+    return absl::StrCat("\033[", sgr, "m", s, "\033[0m");
+  };
+  constexpr const char* kBold = "1";
+  constexpr const char* kRed = "1;31";
+  constexpr const char* kYellow = "33";
   auto stack = [&](const std::vector<Frame>& frames, absl::string_view first) {
     if (frames.empty()) {
       line("   (no stack recorded)");
@@ -222,7 +231,7 @@ std::string RenderText(const Report& r, const ReportOptions& options) {
 
   for (const FreeProblemRecord& p : r.free_problems) {
     line(absl::StrCat(
-        ProblemTitle(p.type), ": ", ApiName(p.free_kind),
+        paint(kRed, ProblemTitle(p.type)), ": ", ApiName(p.free_kind),
         p.type == FreeProblemType::kMismatchedFree
             ? absl::StrCat(" of a block from ", ApiName(p.alloc_kind))
             : "",
@@ -245,7 +254,7 @@ std::string RenderText(const Report& r, const ReportOptions& options) {
     line("");
   }
 
-  line("HEAP SUMMARY:");
+  line(paint(kBold, "HEAP SUMMARY:"));
   line(absl::StrCat("    in use at exit: ", r.unfreed.bytes, " bytes in ",
                     r.unfreed.blocks, " blocks"));
   line(absl::StrCat("  total heap usage: ", r.allocations, " allocs, ", r.frees,
@@ -260,14 +269,20 @@ std::string RenderText(const Report& r, const ReportOptions& options) {
   for (const LeakRecord& l : r.leaks) {
     if (!Visible(l.kind, options)) continue;
     ++n;
-    line(absl::StrCat(l.bytes, " bytes in ", l.blocks, " blocks are ",
-                      KindPhrase(l.kind), " in loss record ", n, " of ",
-                      visible));
+    const char* colour = l.kind == LeakKind::kDefinite ||
+                                 l.kind == LeakKind::kIndirect ||
+                                 l.kind == LeakKind::kUnfreed
+                             ? kRed
+                         : l.kind == LeakKind::kPossible ? kYellow
+                                                         : kBold;
+    line(paint(colour, absl::StrCat(l.bytes, " bytes in ", l.blocks,
+                                    " blocks are ", KindPhrase(l.kind),
+                                    " in loss record ", n, " of ", visible)));
     stack(l.stack, "at");
     line("");
   }
 
-  line("LEAK SUMMARY:");
+  line(paint(kBold, "LEAK SUMMARY:"));
   if (r.has_graph) {
     static const LeakKind kKinds[] = {LeakKind::kDefinite, LeakKind::kIndirect,
                                       LeakKind::kPossible,
@@ -277,8 +292,11 @@ std::string RenderText(const Report& r, const ReportOptions& options) {
         "   still reachable: "};
     for (int i = 0; i < 4; ++i) {
       const KindTotals& t = r.totals[static_cast<int>(kKinds[i])];
-      line(
-          absl::StrCat(kLabels[i], t.bytes, " bytes in ", t.blocks, " blocks"));
+      const std::string text =
+          absl::StrCat(kLabels[i], t.bytes, " bytes in ", t.blocks, " blocks");
+      line(t.blocks > 0 && i < 2    ? paint(kRed, text)
+           : t.blocks > 0 && i == 2 ? paint(kYellow, text)
+                                    : text);
     }
     const KindTotals& u = r.totals[static_cast<int>(LeakKind::kUnfreed)];
     if (u.blocks > 0) {
@@ -307,9 +325,9 @@ std::string RenderText(const Report& r, const ReportOptions& options) {
       return LayoutStack(r, id);
     };
     line("");
-    line("HEAP LAYOUT:");
+    line(paint(kBold, "HEAP LAYOUT:"));
     for (const std::string& f : layout::LayoutFindings(*r.layout, frames)) {
-      line(absl::StrCat("  ", f));
+      line(absl::StrCat("  ", paint(kYellow, f)));
     }
     line("");
     for (absl::string_view l :
@@ -320,7 +338,7 @@ std::string RenderText(const Report& r, const ReportOptions& options) {
   }
   if (!r.notes.empty()) {
     line("");
-    line("NOTES:");
+    line(paint(kBold, "NOTES:"));
     for (const std::string& note : r.notes) line(absl::StrCat("  ", note));
   }
   return out;

@@ -22,6 +22,9 @@ namespace heaplens {
 
 struct ReportOptions {
   bool show_reachable = false;  // list reachable blocks too
+  // ANSI colours in the text report. The CLI sets it when the report goes to
+  // a terminal and NO_COLOR is unset (https://no-color.org).
+  bool color = false;
 };
 
 struct LeakRecord {

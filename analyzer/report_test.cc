@@ -229,5 +229,21 @@ TEST(ReportTest, LayoutSections) {
   EXPECT_THAT(RenderText(plain, {}), Not(HasSubstr("HEAP LAYOUT")));
 }
 
+TEST(ReportTest, ColorOnlyWhenAsked) {
+  const std::string path = TempPath("color.hlt");
+  ASSERT_TRUE(LeakyTrace(true).WriteTo(path).ok());
+  auto a = AnalyzeTrace(path);
+  ASSERT_TRUE(a.ok()) << a.status();
+  Symbolizer symbolizer((*a)->index);
+  Report r = BuildReport(**a, symbolizer);
+  ReportOptions options;
+  EXPECT_THAT(RenderText(r, options), Not(HasSubstr("\033[")));
+  options.color = true;
+  const std::string text = RenderText(r, options);
+  EXPECT_THAT(text, HasSubstr("\033[1mLEAK SUMMARY:\033[0m"));
+  EXPECT_THAT(text, HasSubstr("\033[1;31m   definitely lost: 16 bytes"));
+  EXPECT_THAT(RenderJson(r, options), Not(HasSubstr("\033[")));
+}
+
 }  // namespace
 }  // namespace heaplens
