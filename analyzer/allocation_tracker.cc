@@ -120,21 +120,13 @@ void AllocationTracker::Allocate(const Event& e, uint64_t address) {
 bool AllocationTracker::Release(const Event& e, uint64_t address) {
   auto it = live_.find(address);
   if (it == live_.end()) {
-    FreeProblem p{FreeProblemType::kUnknownFree};
-    p.free_kind = e.kind;
-    p.address = address;
-    p.time_ns = e.time_ns;
-    p.tid = e.tid;
-    p.free_stack = e.kind == kRealloc ? e.stack : 0;
-    if (const Freed* f = FindFreed(address)) {
-      p.type = FreeProblemType::kDoubleFree;
-      p.alloc_stack = f->stack;
-      p.alloc_kind = f->kind;
-      p.block_address = f->address;
-      p.block_size = f->size;
-      p.freed_time_ns = f->freed_ns;
-    }
-    AddProblem(p);
+    // The allocator recorded a FREE (not an INVALID_FREE), so it did own a
+    // live block here: the block was allocated before tracing started, e.g.
+    // inherited from the parent by a forked child, or by the C library
+    // before the first traced call. A gap in the trace, not a bug in the
+    // program: counted and explained in a note, not listed as a problem.
+    // Real double and invalid frees arrive as INVALID_FREE events.
+    ++untracked_frees_;
     return false;
   }
   const LiveBlock& b = it->second;
@@ -245,6 +237,12 @@ void AllocationTracker::OnEnd(const ReplayStats&) {
         stale_allocations_,
         " allocations returned an address that was still live in the trace "
         "(its free was not recorded)"));
+  }
+  if (untracked_frees_ > 0) {
+    notes_.push_back(absl::StrCat(
+        untracked_frees_,
+        " frees of blocks allocated before tracing started (inherited from "
+        "the parent process, or allocated before the first traced call)"));
   }
   if (problem_count_ > problems_.size()) {
     notes_.push_back(absl::StrCat(problem_count_ - problems_.size(),

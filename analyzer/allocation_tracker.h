@@ -7,8 +7,8 @@
 //   - invalid frees the allocator reported (INVALID_FREE), told apart into
 //     double frees (the address was a block freed earlier), frees of an
 //     interior pointer, and frees of an address never allocated;
-//   - frees of an address that is not live in the trace (lost events, or
-//     memory from before tracing started);
+//   - (noted, not listed) frees of blocks allocated before tracing started,
+//     e.g. inherited from the parent by a forked child;
 //   - mismatched APIs, like Valgrind's "Mismatched free() / delete /
 //     delete []": malloc'd memory given to delete, new'd memory to free or
 //     realloc, new[]'d memory to delete and so on.
@@ -115,6 +115,7 @@ class AllocationTracker : public ReplayConsumer {
   uint64_t peak_blocks_ = 0;
   uint64_t peak_time_ = 0;
   uint64_t stale_allocations_ = 0;
+  uint64_t untracked_frees_ = 0;  // frees of blocks from before tracing
   std::vector<FreeProblem> problems_;
   uint64_t problem_count_ = 0;
   std::vector<Freed> freed_;  // ring of recently freed blocks
