@@ -1,6 +1,7 @@
 // libc_override.cc: every symbol libheaplens.so exports.
 //
-// The libc allocation API, every operator new/delete, _exit/_Exit and
+// The libc allocation API, every operator new/delete, _exit/_Exit, the exec
+// family (so a trace records that the process image was replaced) and
 // heaplens_mark. libheaplens.lds exports exactly these names; everything else
 // in the library is hidden. This file holds no logic: it maps each entry
 // point onto the allocator (allocator.h, front_end.h) with the event kind the
@@ -12,6 +13,7 @@
 // std::get_new_handler and std::__throw_bad_alloc at run time with dlsym.
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -198,3 +200,114 @@ HL_EXPORT void _Exit(int status) {
 //   extern "C" void heaplens_mark(unsigned long) __attribute__((weak));
 //   if (heaplens_mark) heaplens_mark(1);
 HL_EXPORT void heaplens_mark(unsigned long id) { heaplens::RecorderMark(id); }
+
+// ---- exec ----
+//
+// A program that replaces itself with exec ends its trace here: the
+// recorder flushes and writes ExitSummary(EXEC) (the new image, if traced,
+// writes its own file). If exec fails, the summary is rolled back and
+// tracing goes on. glibc's exec* functions call its internal execve
+// directly, so each public variant is wrapped; the real one is found with
+// dlsym(RTLD_NEXT) on first use. posix_spawn and system() are not wrapped:
+// their children never run the parent's code.
+namespace {
+
+void* RealFunction(void** cache, const char* name) {
+  void* f = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
+  if (f == nullptr) {
+    f = dlsym(RTLD_NEXT, name);
+    __atomic_store_n(cache, f, __ATOMIC_RELEASE);
+  }
+  return f;
+}
+
+void* g_execve;
+void* g_execv;
+void* g_execvp;
+void* g_execvpe;
+void* g_fexecve;
+
+using ExecveFn = int (*)(const char*, char* const[], char* const[]);
+using ExecvFn = int (*)(const char*, char* const[]);
+using FexecveFn = int (*)(int, char* const[], char* const[]);
+
+// Calls the real exec with the recorder told before and after.
+template <typename Fn, typename... Args>
+int TracedExec(void** cache, const char* name, Args... args) {
+  auto real = reinterpret_cast<Fn>(RealFunction(cache, name));
+  if (real == nullptr) {
+    errno = ENOSYS;
+    return -1;
+  }
+  heaplens::RecorderBeforeExec();
+  int r = real(args...);
+  int saved = errno;
+  heaplens::RecorderAfterFailedExec();
+  errno = saved;
+  return r;
+}
+
+// The number of execl-style arguments from `first` up to and including the
+// terminating NULL.
+int CountArgs(const char* first, va_list ap) {
+  int n = 1;
+  for (const char* a = first; a != nullptr; a = va_arg(ap, const char*)) ++n;
+  return n;
+}
+
+// Copies them into argv (sized by CountArgs) and returns what follows the
+// NULL if `envp_out` is set (execle's environment).
+void CopyArgs(const char* first, va_list ap, char** argv, char*** envp_out) {
+  int n = 0;
+  for (const char* a = first; a != nullptr; a = va_arg(ap, const char*)) {
+    argv[n++] = const_cast<char*>(a);
+  }
+  argv[n] = nullptr;
+  if (envp_out != nullptr) *envp_out = va_arg(ap, char**);
+}
+
+}  // namespace
+
+HL_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
+  return TracedExec<ExecveFn>(&g_execve, "execve", path, argv, envp);
+}
+HL_EXPORT int execv(const char* path, char* const argv[]) {
+  return TracedExec<ExecvFn>(&g_execv, "execv", path, argv);
+}
+HL_EXPORT int execvp(const char* file, char* const argv[]) {
+  return TracedExec<ExecvFn>(&g_execvp, "execvp", file, argv);
+}
+HL_EXPORT int execvpe(const char* file, char* const argv[],
+                      char* const envp[]) {
+  return TracedExec<ExecveFn>(&g_execvpe, "execvpe", file, argv, envp);
+}
+HL_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) {
+  return TracedExec<FexecveFn>(&g_fexecve, "fexecve", fd, argv, envp);
+}
+
+// execl, execlp, execle: the arguments are gathered into an exactly sized
+// array on the stack, then passed to the wrapped execv* above.
+#define HL_GATHER_ARGS(arg, envp_out)  \
+  va_list ap;                          \
+  va_start(ap, arg);                   \
+  va_list count_ap;                    \
+  va_copy(count_ap, ap);               \
+  int argc = CountArgs(arg, count_ap); \
+  va_end(count_ap);                    \
+  char* argv[argc];                    \
+  CopyArgs(arg, ap, argv, envp_out);   \
+  va_end(ap)
+
+HL_EXPORT int execl(const char* path, const char* arg, ...) {
+  HL_GATHER_ARGS(arg, nullptr);
+  return execv(path, argv);
+}
+HL_EXPORT int execlp(const char* file, const char* arg, ...) {
+  HL_GATHER_ARGS(arg, nullptr);
+  return execvp(file, argv);
+}
+HL_EXPORT int execle(const char* path, const char* arg, ...) {
+  char** envp = nullptr;
+  HL_GATHER_ARGS(arg, &envp);
+  return execve(path, argv, envp);
+}

@@ -120,8 +120,9 @@ const char* ErrnoText(int err) {
 
 // Returns the fd, -1 on a hard error (*err set), -2 to try the next name.
 int TraceFile::TryOpen(const char* path, int pid, int* err, const char** what) {
-  int fd = ::open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
+  // O_RDWR, not O_WRONLY: ExistingTracePid() reads the header back.
+  int fd =
+      ::open(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     *err = errno;
     *what =

@@ -249,6 +249,23 @@ static void invalid_free(void) {
   for (int i = 0; i < 100; i++) free(q[i]);
 }
 
+// Allocates, then replaces itself with /bin/true (execl, so the argument
+// gathering of the wrapper is exercised); a failed exec first must not end
+// the trace.
+static void exec_self(void) {
+  char* volatile kept = malloc(77);
+  kept[0] = 1;
+  if (execl("/nonexistent/heaplens-test", "x", (char*)NULL) != -1 ||
+      errno != ENOENT)
+    fail("exec of a missing file");
+  char* volatile after = malloc(33);
+  after[0] = 1;
+  printf("ok exec_self\n");
+  fflush(stdout);
+  execl("/bin/true", "true", "a", "b", (char*)NULL);
+  fail("execl /bin/true");
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: faults MODE\n");
@@ -263,6 +280,7 @@ int main(int argc, char** argv) {
   else if (!strcmp(m, "rlimit_as")) rlimit(RLIMIT_AS);
   else if (!strcmp(m, "rlimit_data")) rlimit(RLIMIT_DATA);
   else if (!strcmp(m, "double_free")) double_free();
+  else if (!strcmp(m, "exec_self")) exec_self();
   else if (!strcmp(m, "invalid_free")) invalid_free();
   else {
     fprintf(stderr, "unknown mode %s\n", m);

@@ -77,6 +77,38 @@ class FaultModesTest(unittest.TestCase):
         self.run_mode("rlimit_data")
 
 
+class ExecTest(unittest.TestCase):
+    """A traced process that execs: its trace ends with reason "exec" and
+    keeps its blocks as unfreed; the new image (same pid) writes its own
+    file instead of overwriting it."""
+
+    def test_exec_keeps_pre_exec_trace(self):
+        d = e2e.tmpdir()
+        r = subprocess.run(
+            [faults(), "exec_self"],
+            env=clean_env(LD_PRELOAD=e2e.PRELOAD(),
+                          MALLOC_TRACE=os.path.join(d, "t.%p.hlt")),
+            capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(0, r.returncode, r.stderr)
+        self.assertEqual("ok exec_self\n", r.stdout)
+        traces = sorted(glob.glob(os.path.join(d, "t.*")))
+        self.assertEqual(2, len(traces), traces)
+        reasons = {}
+        for t in traces:
+            rep = e2e.report_json(t)
+            reasons[rep["summary"]["exit_reason"]] = rep
+        self.assertEqual({"exec", "exit"}, set(reasons), traces)
+        pre = reasons["exec"]
+        self.assertFalse(pre["summary"]["has_heap_graph"])
+        # The 77 + 33 bytes exec_self still held when the image was
+        # replaced are reported as unfreed, at their allocation site.
+        mine = [l for l in pre["leaks"]
+                if e2e.functions(l)[:1] == ["exec_self"]]
+        self.assertEqual(["unfreed"], sorted({l["kind"] for l in mine}))
+        self.assertEqual((110, 2), (sum(l["bytes"] for l in mine),
+                                    sum(l["blocks"] for l in mine)))
+
+
 class MisuseTest(unittest.TestCase):
     """Double and invalid frees: no corruption, recorded, reported, and an
     option aborts like glibc."""
