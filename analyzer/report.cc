@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "analyzer/frame_json.h"
 #include "analyzer/json_writer.h"
 #include "analyzer/layout/layout_report.h"
 
@@ -344,30 +345,7 @@ std::string RenderText(const Report& r, const ReportOptions& options) {
   return out;
 }
 
-namespace {
-
-void WriteStack(JsonWriter& w, const std::vector<Frame>& frames) {
-  w.BeginArray();
-  for (const Frame& f : frames) {
-    w.BeginObject();
-    w.Key("function");
-    w.String(f.function);
-    w.Key("file");
-    w.String(f.file);
-    w.Key("line");
-    w.Uint(static_cast<uint64_t>(f.line));
-    w.Key("module");
-    w.String(f.module);
-    w.Key("inlined");
-    w.Bool(f.inlined);
-    w.Key("address");
-    w.String(absl::StrFormat("0x%x", f.address));
-    w.EndObject();
-  }
-  w.EndArray();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::string RenderJson(const Report& r, const ReportOptions& options) {
   std::string out;
@@ -450,7 +428,7 @@ std::string RenderJson(const Report& r, const ReportOptions& options) {
     w.Key("blocks");
     w.Uint(l.blocks);
     w.Key("stack");
-    WriteStack(w, l.stack);
+    WriteStackJson(w, l.stack);
     w.EndObject();
   }
   w.EndArray();
@@ -478,9 +456,9 @@ std::string RenderJson(const Report& r, const ReportOptions& options) {
     w.Key("time_ns");
     w.Uint(p.time_ns);
     w.Key("stack");
-    WriteStack(w, p.free_stack);
+    WriteStackJson(w, p.free_stack);
     w.Key("alloc_stack");
-    WriteStack(w, p.alloc_stack);
+    WriteStackJson(w, p.alloc_stack);
     w.EndObject();
   }
   w.EndArray();

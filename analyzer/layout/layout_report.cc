@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "analyzer/frame_json.h"
 #include "analyzer/trace_reader.h"
 
 namespace heaplens::layout {
@@ -38,27 +39,6 @@ bool IsRuntimeFrame(const Frame& f) {
     if (absl::StartsWith(f.function, a)) return true;
   }
   return false;
-}
-
-void WriteStack(JsonWriter& w, const std::vector<Frame>& frames) {
-  w.BeginArray();
-  for (const Frame& f : frames) {
-    w.BeginObject();
-    w.Key("function");
-    w.String(f.function);
-    w.Key("file");
-    w.String(f.file);
-    w.Key("line");
-    w.Uint(static_cast<uint64_t>(std::max(f.line, 0)));
-    w.Key("module");
-    w.String(f.module);
-    w.Key("inlined");
-    w.Bool(f.inlined);
-    w.Key("address");
-    w.String(Hex(f.address));
-    w.EndObject();
-  }
-  w.EndArray();
 }
 
 void WriteStats(JsonWriter& w, const HeapStats& s) {
@@ -137,7 +117,7 @@ void WritePinningSnapshot(JsonWriter& w, const PinningSnapshot& p,
     w.Key("stack_id");
     w.Uint(q.stack);
     w.Key("stack");
-    WriteStack(w, frames(q.stack));
+    WriteStackJson(w, frames(q.stack));
     w.EndObject();
   }
   w.EndArray();
@@ -257,7 +237,7 @@ void WriteFragmentationJson(const FragmentationReport& r,
     w.Key("stack_id");
     w.Uint(s.stack);
     w.Key("stack");
-    WriteStack(w, frames(s.stack));
+    WriteStackJson(w, frames(s.stack));
     w.EndObject();
   }
   w.EndArray();
