@@ -4,9 +4,9 @@
 //   make_name()     strdup'ed name, lost               definitely lost
 //   leak_list()     a 5-node list whose head is lost   1 definite + 4 indirect
 //   keep_config()   64 B still pointed to by a global  still reachable
-//   pin_top()       ~10 MB of 500 B blocks freed, while one 40 B block
-//                   allocated after them stays live (held by a global): it
-//                   pins the free heap below it, so the break cannot drop.
+//   pin_top()       one 40 B block held by a global while ~10 MB of 500 B
+//                   blocks are freed; the report's HEAP LAYOUT shows what
+//                   pins what (examples/pin_top.c is the 100 MB showcase).
 //
 // It prints with write(2) rather than stdio so the C library allocates
 // nothing on its behalf and the expected numbers are exact (see
