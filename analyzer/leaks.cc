@@ -21,7 +21,9 @@ class Classifier {
   // `order` (may be null: address order) is the order in which the clique
   // pass considers blocks as clique leaders.
   Classifier(const HeapGraphData& g, const std::vector<uint64_t>* order)
-      : g_(g), n_(g.block_address.size()), state_(n_, kUnreached),
+      : g_(g),
+        n_(g.block_address.size()),
+        state_(n_, kUnreached),
         order_(order != nullptr && order->size() == n_ ? order : nullptr) {}
 
   std::vector<LeakKind> Run(uint64_t* bad_refs) {
@@ -157,13 +159,11 @@ LeakResult AnalyzeLeaks(const LiveSet& live, const HeapGraphData* graph) {
         auto it = live.find(graph->block_address[i]);
         if (it != live.end()) time[i] = it->second.time_ns;
       }
-      std::stable_sort(order.begin(), order.end(),
-                       [&time](uint64_t a, uint64_t b) {
-                         return time[a] < time[b];
-                       });
+      std::stable_sort(
+          order.begin(), order.end(),
+          [&time](uint64_t a, uint64_t b) { return time[a] < time[b]; });
     }
-    std::vector<LeakKind> kinds =
-        Classifier(*graph, &order).Run(&bad_refs);
+    std::vector<LeakKind> kinds = Classifier(*graph, &order).Run(&bad_refs);
     if (bad_refs > 0) {
       r.notes.push_back(absl::StrCat("heap graph: ", bad_refs,
                                      " references to blocks outside the graph "

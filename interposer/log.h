@@ -41,9 +41,9 @@ void RawLog(const RawBuffer& msg);
 
 }  // namespace heaplens
 
-#define HL_CHECK(cond)                                        \
-  do {                                                        \
-    if (__builtin_expect(!(cond), 0))                         \
+#define HL_CHECK(cond)                                       \
+  do {                                                       \
+    if (__builtin_expect(!(cond), 0))                        \
       ::heaplens::RawCheckFailed(__FILE__, __LINE__, #cond); \
   } while (0)
 

@@ -15,7 +15,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
-static void CollectFiles(const std::string& dir, std::vector<std::string>* out) {
+static void CollectFiles(const std::string& dir,
+                         std::vector<std::string>* out) {
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return;
   while (dirent* e = readdir(d)) {
