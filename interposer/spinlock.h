@@ -7,9 +7,11 @@
 #ifndef HEAPLENS_INTERPOSER_SPINLOCK_H_
 #define HEAPLENS_INTERPOSER_SPINLOCK_H_
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <atomic>
+#include <cstdint>
 
 namespace heaplens {
 
@@ -39,15 +41,53 @@ class SpinLock {
   std::atomic<bool> state_{false};
 };
 
+// A SpinLock that knows which thread holds it. fork() called from a signal
+// handler can interrupt the lock's critical section on the forking thread;
+// the fork handlers must then neither wait for the lock (it is released only
+// when the handler returns) nor reset it in the child (the interrupted frame
+// still runs there). HeldByCurrentThread() tells that case apart from a lock
+// held by another thread.
+class OwnedSpinLock {
+ public:
+  constexpr OwnedSpinLock() = default;
+  void Lock() {
+    lock_.Lock();
+    owner_.store(Self(), std::memory_order_relaxed);
+  }
+  bool TryLock() {
+    if (!lock_.TryLock()) return false;
+    owner_.store(Self(), std::memory_order_relaxed);
+    return true;
+  }
+  void Unlock() {
+    owner_.store(0, std::memory_order_relaxed);
+    lock_.Unlock();
+  }
+  // Exact for the calling thread: only it can have stored its own id.
+  bool HeldByCurrentThread() const {
+    return owner_.load(std::memory_order_relaxed) == Self();
+  }
+  void ResetAfterFork() {
+    owner_.store(0, std::memory_order_relaxed);
+    lock_.ResetAfterFork();
+  }
+
+ private:
+  static uintptr_t Self() { return static_cast<uintptr_t>(pthread_self()); }
+  SpinLock lock_;
+  std::atomic<uintptr_t> owner_{0};
+};
+
+template <typename Lock>
 class SpinLockHolder {
  public:
-  explicit SpinLockHolder(SpinLock* l) : l_(l) { l_->Lock(); }
+  explicit SpinLockHolder(Lock* l) : l_(l) { l_->Lock(); }
   ~SpinLockHolder() { l_->Unlock(); }
   SpinLockHolder(const SpinLockHolder&) = delete;
   SpinLockHolder& operator=(const SpinLockHolder&) = delete;
 
  private:
-  SpinLock* l_;
+  Lock* l_;
 };
 
 }  // namespace heaplens

@@ -208,8 +208,8 @@ void DeferFree(void* p, EventKind kind) {
   o->key = g_free_key;
   FreeObject* head = __atomic_load_n(&g_deferred, __ATOMIC_RELAXED);
   do {
-    o->next = reinterpret_cast<FreeObject*>(reinterpret_cast<uintptr_t>(head) |
-                                            static_cast<uintptr_t>(kind));
+    o->set_next(reinterpret_cast<FreeObject*>(
+        reinterpret_cast<uintptr_t>(head) | static_cast<uintptr_t>(kind)));
   } while (!__atomic_compare_exchange_n(&g_deferred, &head, o, true,
                                         __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 }
@@ -224,7 +224,7 @@ inline void DrainDeferred() {
   }
   FreeObject* o = __atomic_exchange_n(&g_deferred, nullptr, __ATOMIC_ACQUIRE);
   while (o != nullptr) {
-    uintptr_t link = reinterpret_cast<uintptr_t>(o->next);
+    uintptr_t link = reinterpret_cast<uintptr_t>(o->next());
     FreeObject* next = reinterpret_cast<FreeObject*>(link & ~uintptr_t{15});
     o->key = 0;
     Span* s = g_pagemap.Get(o);
@@ -271,10 +271,10 @@ void FlushCache(ThreadCache* tc) {
     if (head == nullptr) continue;
     // Cut the chain at count objects.
     FreeObject* last = head;
-    for (uint32_t i = 1; i < l->count && last->next != nullptr; ++i) {
-      last = last->next;
+    for (uint32_t i = 1; i < l->count && last->next() != nullptr; ++i) {
+      last = last->next();
     }
-    last->next = nullptr;
+    last->set_next(nullptr);
     l->head = nullptr;
     l->count = 0;
     g_central[cl].InsertRange(head);
@@ -297,9 +297,10 @@ void ReleaseBatch(CacheList* l, uint32_t cl) {
   uint32_t n = g_size_classes[cl].batch;
   FreeObject* head = l->head;
   FreeObject* last = head;
-  for (uint32_t i = 1; i < n && last->next != nullptr; ++i) last = last->next;
-  l->head = last->next;
-  last->next = nullptr;
+  for (uint32_t i = 1; i < n && last->next() != nullptr; ++i)
+    last = last->next();
+  l->head = last->next();
+  last->set_next(nullptr);
   l->count -= n <= l->count ? n : l->count;
   g_central[cl].InsertRange(head);
 }
@@ -361,14 +362,14 @@ void* AllocSmall(uint32_t cl, size_t n, EventKind kind) {
   CacheList* l = &tc->lists[cl];
   if (l->head != nullptr) {
     o = l->head;
-    l->head = o->next;
+    l->head = o->next();
     --l->count;
   } else if (tc->state == kCacheActive) {
     FreeObject* chain;
     int got = g_central[cl].RemoveRange(&chain, g_size_classes[cl].batch);
     if (got == 0) return nullptr;
     o = chain;
-    l->head = chain->next;
+    l->head = chain->next();
     l->count = static_cast<uint32_t>(got - 1);
   } else {
     if (g_central[cl].RemoveRange(&o, 1) == 0) return nullptr;
@@ -427,12 +428,12 @@ void FreeLive(void* p, Span* s, EventKind kind) {
       if (tc->state == kCacheNone && g_inited) InitThreadCache(tc);
       if (tc->state == kCacheActive) {
         CacheList* l = &tc->lists[cl];
-        o->next = l->head;
+        o->set_next(l->head);
         l->head = o;
         ++l->count;
         if (l->count > l->max) ReleaseBatch(l, cl);
       } else {
-        o->next = nullptr;
+        o->set_next(nullptr);
         g_central[cl].InsertRange(o);
       }
       return;
@@ -901,7 +902,7 @@ bool TakeSnapshot(Snapshot* snap) {
     Span* s = snap->spans[i];
     if (s->state != SpanState::kSmall) continue;
     for (FreeObject* o = static_cast<FreeObject*>(s->freelist); o != nullptr;
-         o = o->next) {
+         o = o->next()) {
       MarkFree(snap, o);
     }
   }
@@ -909,7 +910,7 @@ bool TakeSnapshot(Snapshot* snap) {
     for (uint32_t cl = 1; cl < kNumClasses; ++cl) {
       uint32_t k = 0;
       for (FreeObject* o = tc->lists[cl].head;
-           o != nullptr && k < tc->lists[cl].count; o = o->next, ++k) {
+           o != nullptr && k < tc->lists[cl].count; o = o->next(), ++k) {
         MarkFree(snap, o);
       }
     }

@@ -43,14 +43,14 @@ int CentralFreeList::RemoveRange(FreeObject** head, int n) {
     FreeObject* o;
     if (s->freelist != nullptr) {
       o = static_cast<FreeObject*>(s->freelist);
-      s->freelist = o->next;
+      s->freelist = o->next();
     } else {
       o = reinterpret_cast<FreeObject*>(s->start + size_t{s->bump} * info.size);
       ++s->bump;
     }
     ++s->allocated;
     if (s->freelist == nullptr && s->bump == s->capacity) Unlink(s);
-    o->next = chain;
+    o->set_next(chain);
     chain = o;
     ++got;
   }
@@ -64,10 +64,10 @@ void CentralFreeList::InsertRange(FreeObject* head) {
   Span* empty = nullptr;
   lock_.Lock();
   while (head != nullptr) {
-    FreeObject* next = head->next;
+    FreeObject* next = head->next();
     Span* s = map->Get(head);
     bool was_full = s->freelist == nullptr && s->bump == s->capacity;
-    head->next = static_cast<FreeObject*>(s->freelist);
+    head->set_next(static_cast<FreeObject*>(s->freelist));
     s->freelist = head;
     if (was_full) Link(s);
     if (--s->allocated == 0) {

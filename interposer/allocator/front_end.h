@@ -91,7 +91,7 @@ inline void* Malloc(size_t n, EventKind kind) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     FreeObject* o = l->head;
     if (__builtin_expect(o != nullptr, 1)) {
-      l->head = o->next;
+      l->head = o->next();
       --l->count;
       __atomic_signal_fence(__ATOMIC_SEQ_CST);
       t_depth = 0;
@@ -127,7 +127,7 @@ inline void Free(void* p, EventKind kind) {
         t_depth = 1;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         o->key = g_free_key;
-        o->next = l->head;
+        o->set_next(l->head);
         l->head = o;
         ++l->count;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);

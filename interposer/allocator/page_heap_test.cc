@@ -206,7 +206,7 @@ TEST_F(PageHeapTest, CentralListRoundTrip) {
   for (int i = 0; i < 100; ++i) {
     FreeObject* chain;
     ASSERT_EQ(central->RemoveRange(&chain, 10), 10);
-    for (FreeObject* o = chain; o != nullptr; o = o->next) objs.push_back(o);
+    for (FreeObject* o = chain; o != nullptr; o = o->next()) objs.push_back(o);
   }
   ASSERT_EQ(objs.size(), 1000u);
   std::sort(objs.begin(), objs.end());
@@ -217,7 +217,7 @@ TEST_F(PageHeapTest, CentralListRoundTrip) {
   }
   EXPECT_GT(heap_->GetStats().in_use_spans, 0u);
   for (FreeObject* o : objs) {
-    o->next = nullptr;
+    o->set_next(nullptr);
     central->InsertRange(o);
   }
   EXPECT_EQ(heap_->GetStats().in_use_spans, 0u);  // spans went back

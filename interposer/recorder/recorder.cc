@@ -71,6 +71,14 @@ enum State : int {
   kFinishing = 3,  // exit: only the exiting thread writes
   kStopped = 4,
   kDisabled = 5,
+  // A forked child whose fork() ran in a signal handler that had interrupted
+  // the recorder on the forking thread: the interrupted frame still runs in
+  // the child and may hold recorder locks and half-updated state, so the
+  // child's trace is opened only once that frame has returned (the next
+  // hook outside the recursion guard; see ResumeForkedChild). Until then
+  // nothing is written. Above kStopped so that writes and notices from the
+  // interrupted frame are dropped.
+  kForkPending = 6,
 };
 
 struct ThreadBuffer {
@@ -88,7 +96,7 @@ struct ThreadBuffer {
 };
 
 std::atomic<int> g_state{kUninit};
-SpinLock g_lock;  // file, interner, registry, scratch buffers
+OwnedSpinLock g_lock;  // file, interner, registry, scratch buffers
 TraceFile g_file;
 alignas(StackInterner) char g_interner_storage[sizeof(StackInterner)];
 StackInterner& Interner() {
@@ -114,7 +122,7 @@ std::atomic<uint32_t> g_stack_generation{1};
 // frame 0: every stack is then unwound in full, uncached.
 std::atomic<bool> g_use_stack_top{true};
 // Modules.
-SpinLock g_module_lock;
+OwnedSpinLock g_module_lock;
 ModuleGeneration g_modgen;       // under g_module_lock
 uint32_t g_epoch = 0;            // under g_lock
 uint8_t* g_epoch_buf = nullptr;  // under g_module_lock
@@ -137,6 +145,15 @@ __thread int t_state;
 __thread uint32_t t_tid;
 __thread uint64_t t_dead_sequence;
 __thread int t_dtor_rounds;
+// Fork handlers (prepare, then parent or child, run on the forking thread):
+// whether the recorder was already busy on it (fork() from a signal handler)
+// and which of the two global locks the prepare handler took.
+__thread bool t_fork_prev_busy;
+__thread bool t_fork_took_module;
+__thread bool t_fork_took_lock;
+// Set in a forked child in state kForkPending.
+bool g_fork_pending = false;
+void ResumeForkedChild();
 
 class Guard {
  public:
@@ -459,9 +476,11 @@ void WriteThreadInfo(uint32_t tid, uint64_t start_ns, uint64_t exit_ns,
 // recorded addresses in registers that get spilled to the stack; left there,
 // a copy of a lost block's address on a thread's (or the flusher's) stack
 // would make the exit-time heap scan call the block reachable. The flush
-// path's buffers are global, so a few KiB covers its frames.
+// path's buffers are global, so a few KiB covers its frames; rarer, deeper
+// paths (opening a forked child's trace) ask for more.
+template <size_t kBytes = 4096>
 __attribute__((noinline)) void ScrubStackBelow() {
-  volatile char pad[4096];
+  volatile char pad[kBytes];
   memset(const_cast<char*>(pad), 0, sizeof(pad));
   __asm__ volatile("" : : "r"(pad) : "memory");
 }
@@ -601,7 +620,18 @@ void StartFlusher() {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 256 << 10);
+  // The stack is an internal mapping, so the exit-time heap scan skips it:
+  // block addresses the flusher once held there are not references of the
+  // program. A forked child (where the parent's flusher does not exist)
+  // reuses it.
+  constexpr size_t kFlusherStack = 256 << 10;
+  static void* stack = nullptr;
+  if (stack == nullptr) stack = InternalMap(kFlusherStack);
+  if (stack != nullptr) {
+    pthread_attr_setstack(&attr, stack, kFlusherStack);
+  } else {
+    pthread_attr_setstacksize(&attr, kFlusherStack);
+  }
   pthread_t th;
   if (pthread_create(&th, &attr, FlusherMain, nullptr) != 0) {
     // Without it, owners still flush by age and size; idle threads' last
@@ -765,6 +795,7 @@ struct GraphSink {
 };
 
 void Finish(ExitReason reason, int status) {
+  if (!t_busy && g_fork_pending) ResumeForkedChild();
   Guard g;
   if (g_state.load(std::memory_order_acquire) != kActive) return;
   FlushAll();
@@ -834,6 +865,9 @@ void OnExit(int status, void*) {
   if (g_state.load(std::memory_order_acquire) == kActive) {
     ReleaseRuntimeCaches();
   }
+  // Finish's frames and the heap scan's start lie below this one: clear
+  // what earlier, deeper calls left there.
+  ScrubStackBelow<16384>();
   Finish(kExitNormal, status);
 }
 
@@ -847,48 +881,10 @@ __attribute__((constructor)) void RecorderConstructor() {
   }
 }
 
-}  // namespace
-
-// ---- recorder.h ----
-
-void RecorderInit() {
-  if (__builtin_expect(g_state.load(std::memory_order_acquire) != kUninit, 1)) {
-    return;
-  }
-  if (environ == nullptr) return;  // too early: libc has no environment yet
-  int expected = kUninit;
-  if (!g_state.compare_exchange_strong(expected, kIniting)) return;
-  Guard g;
-  if (!DoInit()) {
-    g_tracing_active = false;
-    int s = g_state.load(std::memory_order_relaxed);
-    if (s == kIniting || s == kActive) {
-      g_state.store(kDisabled, std::memory_order_release);
-    }
-  }
-}
-
-void RecorderPrepareFork() {
-  t_busy = true;  // the guard is restored in Parent/Child
-  g_module_lock.Lock();
-  g_lock.Lock();
-}
-
-void RecorderParentAfterFork() {
-  g_lock.Unlock();
-  g_module_lock.Unlock();
-  t_busy = false;
-}
-
-void RecorderChildAfterFork() {
-  g_lock.ResetAfterFork();
-  g_module_lock.ResetAfterFork();
-  t_tid = 0;
-  int state = g_state.load(std::memory_order_relaxed);
-  if (state != kActive) {
-    t_busy = false;
-    return;
-  }
+// Starts the forked child's own trace (t_busy set, no recorder lock held,
+// no other thread): forgets the parent's threads, pending events, stacks and
+// file, and writes a header naming the parent.
+void RestartInChild() {
   uint32_t parent = static_cast<uint32_t>(getppid());
   // Other threads do not exist here; their buffers and our own pending
   // events belong to the parent's trace.
@@ -916,20 +912,119 @@ void RecorderChildAfterFork() {
   g_tracing_active = false;
   if (!OpenTrace(parent)) {
     g_state.store(kDisabled, std::memory_order_release);
-    t_busy = false;
     return;
   }
-  if (!WriteHeaderAndModules(parent)) {
-    t_busy = false;
-    return;
-  }
+  g_state.store(kActive, std::memory_order_release);
+  if (!WriteHeaderAndModules(parent)) return;
   g_tracing_active = true;
+}
+
+// Called outside the recursion guard in a child in state kForkPending: the
+// frame the fork interrupted has returned, so the child's trace can start.
+__attribute__((noinline)) void ResumeForkedChild() {
+  g_fork_pending = false;
+  if (g_state.load(std::memory_order_acquire) != kForkPending) return;
+  Guard g;
+  g_lock.ResetAfterFork();
+  g_module_lock.ResetAfterFork();
+  RestartInChild();
+}
+
+// Whether a hook may record: not inside another hook on this thread. Starts
+// a forked child's deferred trace first.
+inline bool MayRecord() {
+  if (t_busy) return false;
+  if (__builtin_expect(g_fork_pending, 0)) {
+    ResumeForkedChild();
+    // The hook's block address, spilled by the deep calls that opened the
+    // trace, must not stay on the stack for the exit-time heap scan.
+    ScrubStackBelow<32768>();
+  }
+  return true;
+}
+
+}  // namespace
+
+// ---- recorder.h ----
+
+void RecorderInit() {
+  if (__builtin_expect(g_state.load(std::memory_order_acquire) != kUninit, 1)) {
+    return;
+  }
+  if (environ == nullptr) return;  // too early: libc has no environment yet
+  int expected = kUninit;
+  if (!g_state.compare_exchange_strong(expected, kIniting)) return;
+  Guard g;
+  if (!DoInit()) {
+    g_tracing_active = false;
+    int s = g_state.load(std::memory_order_relaxed);
+    if (s == kIniting || s == kActive) {
+      g_state.store(kDisabled, std::memory_order_release);
+    }
+  }
+}
+
+void RecorderPrepareFork() {
+  // If fork() was called from a signal handler that interrupted the recorder
+  // on this thread, a lock this thread holds is released only when the
+  // handler returns: it is not waited for. Another lock is waited for a
+  // bounded time only, since its holder may be waiting for one of ours.
+  t_fork_prev_busy = t_busy;
+  t_busy = true;  // restored in Parent/Child
+  const bool interrupted = t_fork_prev_busy;
+  auto take = [interrupted](OwnedSpinLock* l) {
+    if (l->HeldByCurrentThread()) return false;
+    if (!interrupted) {
+      l->Lock();
+      return true;
+    }
+    for (int tries = 0; tries < 2000; ++tries) {
+      if (l->TryLock()) return true;
+      sched_yield();
+    }
+    return false;
+  };
+  t_fork_took_module = take(&g_module_lock);
+  t_fork_took_lock = take(&g_lock);
+}
+
+void RecorderParentAfterFork() {
+  if (t_fork_took_lock) g_lock.Unlock();
+  if (t_fork_took_module) g_module_lock.Unlock();
+  t_busy = t_fork_prev_busy;
+}
+
+void RecorderChildAfterFork() {
+  // A lock held by the interrupted frame stays held: that frame still runs
+  // here and releases it. Any other lock was ours or a lost thread's.
+  if (t_fork_took_lock || !g_lock.HeldByCurrentThread()) {
+    g_lock.ResetAfterFork();
+  }
+  if (t_fork_took_module || !g_module_lock.HeldByCurrentThread()) {
+    g_module_lock.ResetAfterFork();
+  }
+  t_tid = 0;
+  if (g_state.load(std::memory_order_relaxed) != kActive) {
+    t_busy = t_fork_prev_busy;
+    return;
+  }
+  if (t_fork_prev_busy) {
+    // The interrupted frame must not write the parent's events to the
+    // parent's file from here: the descriptor goes now, the rest waits.
+    g_file.Abandon();
+    g_fork_pending = true;
+    g_state.store(kForkPending, std::memory_order_release);
+    t_busy = true;
+    return;
+  }
+  RestartInChild();
   t_busy = false;
 }
 
 void RecorderOnUnderscoreExit(int status) { Finish(kExitUnderscore, status); }
 
 void RecorderBeforeExec() {
+  if (!t_busy && g_fork_pending) ResumeForkedChild();
   Guard g;
   if (g_state.load(std::memory_order_acquire) != kActive) return;
   if (getpid() != g_trace_pid) return;  // a vfork child
@@ -974,7 +1069,7 @@ void RecorderAfterFailedExec() {
 }
 
 void RecorderMark(uint64_t id) {
-  if (!TracingActive() || t_busy) return;
+  if (!TracingActive() || !MayRecord()) return;
   Guard g;
   Push(static_cast<uint32_t>(EventKind::kMark), 0, id, 0, 0, 0);
 }
@@ -982,7 +1077,7 @@ void RecorderMark(uint64_t id) {
 // ---- track.h ----
 
 void TrackAlloc(EventKind kind, void* ptr, size_t size, size_t usable) {
-  if (t_busy) return;
+  if (!MayRecord()) return;
   Guard g;
   MaybeStartFlusher();
   uint32_t stack = CurrentStack();
@@ -991,7 +1086,7 @@ void TrackAlloc(EventKind kind, void* ptr, size_t size, size_t usable) {
 }
 
 void TrackRealloc(void* old_ptr, void* new_ptr, size_t size, size_t usable) {
-  if (t_busy) return;
+  if (!MayRecord()) return;
   Guard g;
   MaybeStartFlusher();
   uint32_t stack = CurrentStack();
@@ -1001,7 +1096,7 @@ void TrackRealloc(void* old_ptr, void* new_ptr, size_t size, size_t usable) {
 }
 
 void TrackFree(EventKind kind, void* ptr) {
-  if (t_busy) return;
+  if (!MayRecord()) return;
   Guard g;
   MaybeStartFlusher();
   Push(static_cast<uint32_t>(kind), reinterpret_cast<uintptr_t>(ptr), 0, 0, 0,
@@ -1009,7 +1104,7 @@ void TrackFree(EventKind kind, void* ptr) {
 }
 
 void TrackInvalidFree(void* ptr) {
-  if (t_busy) return;
+  if (!MayRecord()) return;
   Guard g;
   uint32_t stack = CurrentStack();
   Push(static_cast<uint32_t>(EventKind::kInvalidFree),
@@ -1017,20 +1112,22 @@ void TrackInvalidFree(void* ptr) {
 }
 
 void TrackAllocFailed(size_t size) {
-  if (t_busy) return;
+  if (!MayRecord()) return;
   Guard g;
   uint32_t stack = CurrentStack();
   Push(static_cast<uint32_t>(EventKind::kAllocFailed), 0, size, size, stack, 0);
 }
 
 void TrackSegment(EventKind kind, uintptr_t addr, size_t size) {
-  if (t_busy) return;
+  if (!MayRecord()) return;
   Guard g;
   Push(static_cast<uint32_t>(kind), addr, size, size, 0, 0);
 }
 
 void TrackNotice(const char* text) {
-  if (t_busy || g_state.load(std::memory_order_acquire) >= kStopped) return;
+  if (!MayRecord() || g_state.load(std::memory_order_acquire) >= kStopped) {
+    return;
+  }
   Guard g;
   uint8_t buf[512];
   WireWriter w(buf, sizeof(buf));

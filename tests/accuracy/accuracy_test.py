@@ -65,6 +65,11 @@ CASES = {
         argv=[C + "realloc_chain"],
         heaplens={"main": {(D, "grow_buffer"): (300, 1),
                            (R, "keep_grown"): (40, 1)}}),
+    "unwritten": dict(
+        argv=[C + "unwritten"],
+        heaplens={"main": {(R, "keep_unwritten"): (768, 16),
+                           (D, "leak_neighbours"): (768, 16)}},
+        note="blocks never written hold no pointers (free-list residue)"),
     "memalign": dict(
         argv=[C + "memalign"],
         heaplens={"main": {(D, "leak_posix_memalign"): (100, 1),

@@ -121,6 +121,66 @@ static void fork_signal(void) {
   if (g_fork_done != 30) fail("forks in handler");
 }
 
+// fork from a timer signal that lands anywhere, mostly inside traced
+// malloc/free (and so inside the recorder). The child returns from the
+// handler, leaks one 123-byte block of its own and exits normally: its trace
+// must hold that leak, whether or not the fork interrupted the recorder.
+static volatile sig_atomic_t g_forks_left = 20;
+static volatile sig_atomic_t g_am_child;
+
+static void fork_and_return(int sig) {
+  (void)sig;
+  if (g_am_child || g_forks_left <= 0) return;
+  int saved = errno;
+  pid_t pid = fork();
+  if (pid == 0) {
+    g_am_child = 1;
+  } else if (pid > 0) {
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+      g_forks_left = -1000;  // reported by the caller
+    else
+      g_forks_left--;
+  }
+  errno = saved;
+}
+
+static __attribute__((noinline)) void leak_123(void) {
+  char* volatile leak = malloc(123);
+  leak[0] = 1;
+  leak = NULL;
+}
+
+static __attribute__((noinline)) void child_leaks(void) {
+  leak_123();
+  void* v[50];
+  for (int i = 0; i < 50; i++) v[i] = malloc((size_t)i * 10 + 1);
+  for (int i = 0; i < 50; i++) free(v[i]);
+  exit(0);
+}
+
+static void fork_interrupts_malloc(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = fork_and_return;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGPROF, &sa, NULL);
+  struct itimerval it = {{0, 500}, {0, 500}};
+  setitimer(ITIMER_PROF, &it, NULL);
+  void* v[256] = {0};
+  for (long i = 0; g_forks_left > 0 && i < 400000000; i++) {
+    if (g_am_child) child_leaks();
+    int k = (int)(i % 256);
+    free(v[k]);
+    v[k] = malloc((size_t)(i % 700) + 1);
+  }
+  struct itimerval off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_PROF, &off, NULL);
+  if (g_am_child) child_leaks();
+  for (int k = 0; k < 256; k++) free(v[k]);
+  if (g_forks_left != 0) fail("children of forks from the timer handler");
+}
+
 static volatile sig_atomic_t g_handler_allocs;
 static void malloc_in_handler(int sig) {
   (void)sig;
@@ -275,6 +335,7 @@ int main(int argc, char** argv) {
   if (!strcmp(m, "fork_threads")) fork_threads();
   else if (!strcmp(m, "fork_signal")) fork_signal();
   else if (!strcmp(m, "signal_malloc")) signal_malloc();
+  else if (!strcmp(m, "fork_interrupts_malloc")) fork_interrupts_malloc();
   else if (!strcmp(m, "spawn")) spawn();
   else if (!strcmp(m, "thread_exit")) thread_exit();
   else if (!strcmp(m, "rlimit_as")) rlimit(RLIMIT_AS);

@@ -61,6 +61,36 @@ class FaultModesTest(unittest.TestCase):
     def test_fork_from_signal_handler(self):
         self.run_mode("fork_signal")
 
+    def test_fork_interrupting_the_recorder(self):
+        # A timer handler forks wherever it lands, mostly inside traced
+        # malloc/free; each child returns from the handler, leaks 123 bytes
+        # in leak_123() and exits. Every child trace must hold that leak.
+        self.run_mode("fork_interrupts_malloc")
+        d = e2e.tmpdir()
+        r = subprocess.run(
+            [faults(), "fork_interrupts_malloc"],
+            env=clean_env(LD_PRELOAD=e2e.PRELOAD(),
+                          MALLOC_TRACE=os.path.join(d, "t.%p.hlt")),
+            capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(0, r.returncode, r.stderr[-3000:])
+        parent_pid = None
+        children = []
+        for t in glob.glob(os.path.join(d, "t.*")):
+            rep = e2e.report_json(t)
+            if rep["trace"]["ppid"] == os.getpid():
+                parent_pid = rep["trace"]["pid"]
+            else:
+                children.append(rep)
+        self.assertIsNotNone(parent_pid)
+        self.assertEqual(20, len(children))
+        for rep in children:
+            self.assertEqual(parent_pid, rep["trace"]["ppid"])
+            self.assertEqual("exit", rep["summary"]["exit_reason"])
+            mine = [l for l in rep["leaks"]
+                    if e2e.functions(l)[:1] == ["leak_123"]]
+            self.assertEqual([(123, 1)], [(l["bytes"], l["blocks"])
+                                          for l in mine], rep["trace"])
+
     def test_malloc_in_signal_handler(self):
         self.run_mode("signal_malloc")
 
