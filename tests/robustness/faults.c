@@ -121,6 +121,18 @@ static void fork_signal(void) {
   if (g_fork_done != 30) fail("forks in handler");
 }
 
+// Installs handler for sig (SA_RESTART) and arms the interval timer `which`
+// to fire every usec microseconds.
+static void start_timer(int sig, int which, void (*handler)(int), long usec) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = handler;
+  sa.sa_flags = SA_RESTART;
+  sigaction(sig, &sa, NULL);
+  struct itimerval it = {{0, usec}, {0, usec}};
+  setitimer(which, &it, NULL);
+}
+
 // fork from a timer signal that lands anywhere, mostly inside traced
 // malloc/free (and so inside the recorder). The child returns from the
 // handler, leaks one 123-byte block of its own and exits normally: its trace
@@ -160,13 +172,7 @@ static __attribute__((noinline)) void child_leaks(void) {
 }
 
 static void fork_interrupts_malloc(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = fork_and_return;
-  sa.sa_flags = SA_RESTART;
-  sigaction(SIGPROF, &sa, NULL);
-  struct itimerval it = {{0, 500}, {0, 500}};
-  setitimer(ITIMER_PROF, &it, NULL);
+  start_timer(SIGPROF, ITIMER_PROF, fork_and_return, 500);
   void* v[256] = {0};
   for (long i = 0; g_forks_left > 0 && i < 400000000; i++) {
     if (g_am_child) child_leaks();
@@ -195,13 +201,7 @@ static void malloc_in_handler(int sig) {
 // A signal handler that calls malloc, interrupting malloc/free on the same
 // thread (not async-signal-safe by POSIX, but real programs do it).
 static void signal_malloc(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = malloc_in_handler;
-  sa.sa_flags = SA_RESTART;
-  sigaction(SIGALRM, &sa, NULL);
-  struct itimerval it = {{0, 200}, {0, 200}};
-  setitimer(ITIMER_REAL, &it, NULL);
+  start_timer(SIGALRM, ITIMER_REAL, malloc_in_handler, 200);
   void* v[256] = {0};
   for (long i = 0; i < 2000000 && g_handler_allocs < 2000; i++) {
     int k = (int)(i % 256);

@@ -33,6 +33,17 @@ def clean_env(**extra):
     return env
 
 
+def run_traced_mode(mode):
+    """Runs `faults MODE` traced to DIR/t.%p.hlt; returns (DIR, result)."""
+    d = e2e.tmpdir()
+    r = subprocess.run(
+        [faults(), mode],
+        env=clean_env(LD_PRELOAD=e2e.PRELOAD(),
+                      MALLOC_TRACE=os.path.join(d, "t.%p.hlt")),
+        capture_output=True, text=True, timeout=TIMEOUT)
+    return d, r
+
+
 class FaultModesTest(unittest.TestCase):
     """Concurrency, process and resource faults: same result as glibc."""
 
@@ -66,12 +77,7 @@ class FaultModesTest(unittest.TestCase):
         # malloc/free; each child returns from the handler, leaks 123 bytes
         # in leak_123() and exits. Every child trace must hold that leak.
         self.run_mode("fork_interrupts_malloc")
-        d = e2e.tmpdir()
-        r = subprocess.run(
-            [faults(), "fork_interrupts_malloc"],
-            env=clean_env(LD_PRELOAD=e2e.PRELOAD(),
-                          MALLOC_TRACE=os.path.join(d, "t.%p.hlt")),
-            capture_output=True, text=True, timeout=TIMEOUT)
+        d, r = run_traced_mode("fork_interrupts_malloc")
         self.assertEqual(0, r.returncode, r.stderr[-3000:])
         parent_pid = None
         children = []
@@ -113,12 +119,7 @@ class ExecTest(unittest.TestCase):
     file instead of overwriting it."""
 
     def test_exec_keeps_pre_exec_trace(self):
-        d = e2e.tmpdir()
-        r = subprocess.run(
-            [faults(), "exec_self"],
-            env=clean_env(LD_PRELOAD=e2e.PRELOAD(),
-                          MALLOC_TRACE=os.path.join(d, "t.%p.hlt")),
-            capture_output=True, text=True, timeout=TIMEOUT)
+        d, r = run_traced_mode("exec_self")
         self.assertEqual(0, r.returncode, r.stderr)
         self.assertEqual("ok exec_self\n", r.stdout)
         traces = sorted(glob.glob(os.path.join(d, "t.*")))
