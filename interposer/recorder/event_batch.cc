@@ -34,49 +34,86 @@ uint32_t ColumnsOf(uint32_t kind) {
   }
 }
 
+namespace {
+
+inline uint8_t* Put(uint8_t* p, uint64_t v) {
+  if (__builtin_expect(v < 0x80, 1)) {
+    *p = static_cast<uint8_t>(v);
+    return p + 1;
+  }
+  return PutVarint(p, v);
+}
+
+}  // namespace
+
 void EncodeEventBatch(WireWriter* w, uint32_t tid, uint64_t sequence,
                       const EventRecord* records, size_t n, uint8_t* scratch) {
-  PackedColumn kind, time, addr, size, slack, stack, old;
-  uint8_t* p = scratch;
-  kind.Init(p, n * 5);
-  p += n * 5;
-  PackedColumn* cols[] = {&time, &addr, &size, &slack, &stack, &old};
-  for (PackedColumn* c : cols) {
-    c->Init(p, n * 10);
-    p += n * 10;
-  }
+  // Column cursors live in registers; every column has room for n varints.
+  uint8_t* const k0 = scratch;
+  uint8_t* const t0 = k0 + n * 5;
+  uint8_t* const a0 = t0 + n * 10;
+  uint8_t* const s0 = a0 + n * 10;
+  uint8_t* const l0 = s0 + n * 10;
+  uint8_t* const st0 = l0 + n * 10;
+  uint8_t* const o0 = st0 + n * 10;
+  uint8_t *kp = k0, *tp = t0, *ap = a0, *sp = s0, *lp = l0, *stp = st0,
+          *op = o0;
   uint64_t prev_time = 0;
   uint64_t prev_addr = 0;
   for (size_t i = 0; i < n; ++i) {
     const EventRecord& e = records[i];
-    const uint32_t m = ColumnsOf(e.kind);
-    kind.Add(e.kind);
+    kp = Put(kp, e.kind);
     // Times are monotonic per thread; a clock step backwards (never on
     // CLOCK_MONOTONIC, but be safe) is clamped to 0.
     uint64_t t = e.time_ns >= prev_time ? e.time_ns - prev_time : 0;
-    time.Add(t);
+    tp = Put(tp, t);
     prev_time += t;
+    // The common kinds first, without the column mask.
+    if (e.kind >= 8 && e.kind <= 10) {  // FREE, DELETE, DELETE_ARRAY
+      ap = Put(ap, ZigZag(static_cast<int64_t>(e.address - prev_addr)));
+      prev_addr = e.address;
+      continue;
+    }
+    if (e.kind >= 1 && e.kind <= 5) {  // MALLOC .. NEW_ARRAY
+      ap = Put(ap, ZigZag(static_cast<int64_t>(e.address - prev_addr)));
+      prev_addr = e.address;
+      sp = Put(sp, e.size);
+      lp = Put(lp, e.slack);
+      stp = Put(stp, e.stack);
+      continue;
+    }
+    const uint32_t m = ColumnsOf(e.kind);
     if (m & kColAddress) {
-      addr.AddSigned(static_cast<int64_t>(e.address - prev_addr));
+      ap = Put(ap, ZigZag(static_cast<int64_t>(e.address - prev_addr)));
       prev_addr = e.address;
     }
-    if (m & kColSize) size.Add(e.size);
-    if (m & kColSlack) slack.Add(e.slack);
-    if (m & kColStack) stack.Add(e.stack);
+    if (m & kColSize) sp = Put(sp, e.size);
+    if (m & kColSlack) lp = Put(lp, e.slack);
+    if (m & kColStack) stp = Put(stp, e.stack);
     if (m & kColOldAddress) {
-      old.AddSigned(static_cast<int64_t>(e.old_address - e.address));
+      op = Put(op, ZigZag(static_cast<int64_t>(e.old_address - e.address)));
     }
   }
+  struct {
+    const uint8_t* data;
+    size_t size;
+  } kind{k0, static_cast<size_t>(kp - k0)},
+      time{t0, static_cast<size_t>(tp - t0)},
+      addr{a0, static_cast<size_t>(ap - a0)},
+      size{s0, static_cast<size_t>(sp - s0)},
+      slack{l0, static_cast<size_t>(lp - l0)},
+      stack{st0, static_cast<size_t>(stp - st0)},
+      old{o0, static_cast<size_t>(op - o0)};
   WireWriter::PacketMark mark = w->BeginPacket(kPacketEvents);
   w->Uint(1, tid);
   w->Uint(2, sequence);
-  w->Packed(3, kind.data(), kind.size());
-  w->Packed(4, time.data(), time.size());
-  w->Packed(5, addr.data(), addr.size());
-  w->Packed(6, size.data(), size.size());
-  w->Packed(7, slack.data(), slack.size());
-  w->Packed(8, stack.data(), stack.size());
-  w->Packed(9, old.data(), old.size());
+  w->Packed(3, kind.data, kind.size);
+  w->Packed(4, time.data, time.size);
+  w->Packed(5, addr.data, addr.size);
+  w->Packed(6, size.data, size.size);
+  w->Packed(7, slack.data, slack.size);
+  w->Packed(8, stack.data, stack.size);
+  w->Packed(9, old.data, old.size);
   if (n > 0) {
     w->Uint(10, records[0].time_ns);
     w->Uint(11, prev_time);
