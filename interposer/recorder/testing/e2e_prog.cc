@@ -39,6 +39,45 @@ void* Worker(void* arg) {
   return nullptr;
 }
 
+// Blocks change threads: main allocates, the helper frees it and allocates
+// one main frees, so addresses are reused across threads. Main records alone
+// first (the recorder then reuses time stamps).
+pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
+void* g_slot;
+int g_turn;  // 0: main's, 1: helper's
+
+void* Helper(void*) {
+  for (int i = 0; i < 2000; ++i) {
+    pthread_mutex_lock(&g_mu);
+    while (g_turn != 1) pthread_cond_wait(&g_cv, &g_mu);
+    free(g_slot);
+    g_slot = malloc(48);
+    g_turn = 0;
+    pthread_cond_signal(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+  }
+  return nullptr;
+}
+
+void Handoff() {
+  for (int i = 0; i < 5000; ++i) Churn(48);
+  pthread_t t;
+  pthread_create(&t, nullptr, Helper, nullptr);
+  for (int i = 0; i < 2000; ++i) {
+    pthread_mutex_lock(&g_mu);
+    while (g_turn != 0) pthread_cond_wait(&g_cv, &g_mu);
+    free(g_slot);
+    g_slot = malloc(48);
+    g_turn = 1;
+    pthread_cond_signal(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+  }
+  pthread_join(t, nullptr);
+  free(g_slot);
+  for (int i = 0; i < 5000; ++i) Churn(48);
+}
+
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   printf("addr LeakCxx %p\n", reinterpret_cast<void*>(&LeakCxx));
@@ -49,6 +88,8 @@ int main(int argc, char** argv) {
     for (long i = 0; i < 4; ++i)
       pthread_create(&t[i], nullptr, Worker, (void*)i);
     for (auto& x : t) pthread_join(x, nullptr);
+  } else if (mode == "handoff") {
+    Handoff();
   } else if (mode == "cxx") {
     LeakCxx();
     LeakStrdup();
