@@ -646,17 +646,19 @@ __attribute__((always_inline)) inline void Push(uint32_t kind, uint64_t address,
                          __builtin_expect(b == nullptr, 0)
                      ? FreshStamp()
                      : Stamp();
-  EventRecord r;
-  r.time_ns = now;
-  r.address = address;
-  r.size = size;
-  r.old_address = old_address;
-  r.stack = stack;
   uint64_t slack = usable > size ? usable - size : 0;
-  r.slack = slack > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(slack);
-  r.kind = kind;
-  r.pad = 0;
+  uint32_t slack32 =
+      slack > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(slack);
   if (__builtin_expect(b == nullptr, 0)) {
+    EventRecord r;
+    r.time_ns = now;
+    r.address = address;
+    r.size = size;
+    r.old_address = old_address;
+    r.stack = stack;
+    r.slack = slack32;
+    r.kind = kind;
+    r.pad = 0;
     RecordSlow(r);
     return;
   }
@@ -669,7 +671,16 @@ __attribute__((always_inline)) inline void Push(uint32_t kind, uint64_t address,
                  now - b->ring[t % kRingSize].time_ns > g_flush_stamp, 0)) {
     FlushBuffer(b);
   }
-  b->ring[h % kRingSize] = r;
+  // Slot h is outside [tail, head): no consumer reads it until head moves.
+  EventRecord& r = b->ring[h % kRingSize];
+  r.time_ns = now;
+  r.address = address;
+  r.size = size;
+  r.old_address = old_address;
+  r.stack = stack;
+  r.slack = slack32;
+  r.kind = kind;
+  r.pad = 0;
   b->head.store(h + 1, std::memory_order_release);
   ++b->events;
 }
