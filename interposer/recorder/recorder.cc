@@ -182,8 +182,14 @@ inline uint64_t NowNs() {
 // trace start when they are written, by one linear function calibrated at
 // start for the whole process, so every thread's events convert alike.
 bool g_use_tsc = false;
-uint64_t g_tsc0 = 0;                        // TSC at g_start_ns
-uint64_t g_tsc_mult = 0;                    // ns per tick, << 32
+uint64_t g_tsc0 = 0;      // TSC at g_start_ns
+uint64_t g_tsc_mult = 0;  // ns per tick, << 32
+// The second piece of the conversion, from g_tsc1 on (under g_lock): the
+// rate measured over the first ~20 ms of the trace, continuous with the
+// first piece at g_tsc1 (RefineClockLocked).
+uint64_t g_tsc1 = ~0ull;
+uint64_t g_ns1 = 0;
+uint64_t g_tsc_mult1 = 0;
 uint64_t g_flush_stamp = 10 * 1000 * 1000;  // flush_ms in stamp units
 
 inline uint64_t RawStamp() {
@@ -246,13 +252,21 @@ inline uint64_t Stamp() {
 }
 inline uint64_t StampToNs(uint64_t stamp) {
   if (!g_use_tsc) return stamp;
+  if (stamp >= g_tsc1) {
+    return g_ns1 +
+           static_cast<uint64_t>(
+               (static_cast<unsigned __int128>(stamp - g_tsc1) * g_tsc_mult1) >>
+               32);
+  }
   if (stamp < g_tsc0) return 0;
   return static_cast<uint64_t>(
       (static_cast<unsigned __int128>(stamp - g_tsc0) * g_tsc_mult) >> 32);
 }
 
 // Decides the clock once (invariant TSC: cpuid 0x80000007 EDX bit 8) and
-// calibrates it against CLOCK_MONOTONIC over 2 ms.
+// calibrates it roughly against CLOCK_MONOTONIC over 250 us (it used to spin
+// 2 ms, a fixed cost for every traced process); the flusher refines the rate
+// over the first 20 ms (RefineClockLocked).
 void CalibrateClock() {
   g_use_tsc = false;
   unsigned a, b, c, d;
@@ -263,7 +277,7 @@ void CalibrateClock() {
     do {
       m1 = MonotonicNs();
       t1 = __rdtscp(&aux);
-    } while (m1 - m0 < 2000000);
+    } while (m1 - m0 < 250000);
     if (t1 > t0) {
       g_tsc_mult = ((m1 - m0) << 32) / (t1 - t0);
       g_use_tsc = g_tsc_mult != 0;
@@ -277,6 +291,25 @@ void StartClock() {
   unsigned aux;
   g_start_ns = MonotonicNs();
   g_tsc0 = g_use_tsc ? __rdtscp(&aux) : 0;
+  g_tsc1 = ~0ull;
+}
+
+// Once at least 20 ms have passed since StartClock: from now on, convert
+// with the rate measured over that whole interval (its error is ~100 ns /
+// 20 ms, 5e-6), continuing the first piece's values, so converted times stay
+// monotonic. Called by the flusher with g_lock held (conversions happen
+// under g_lock).
+void RefineClockLocked() {
+  if (!g_use_tsc || g_tsc1 != ~0ull) return;
+  unsigned aux;
+  uint64_t m = MonotonicNs();
+  uint64_t t = __rdtscp(&aux);
+  if (m < g_start_ns + 20000000 || t <= g_tsc0) return;
+  uint64_t mult = ((m - g_start_ns) << 32) / (t - g_tsc0);
+  if (mult == 0) return;
+  g_ns1 = StampToNs(t);
+  g_tsc_mult1 = mult;
+  g_tsc1 = t;
 }
 
 uint32_t GetTid() {
@@ -705,6 +738,10 @@ void* FlusherMain(void*) {
     g_stamp_gen.fetch_add(1, std::memory_order_relaxed);
     if (g_state.load(std::memory_order_acquire) != kActive) break;
     CheckModules(false);
+    {
+      SpinLockHolder l(&g_lock);
+      RefineClockLocked();
+    }
     FlushAll();
     ScrubStackBelow();
   }

@@ -287,6 +287,29 @@ TEST_P(RecorderE2E, CrossThreadReuseKeepsOrder) {
   EXPECT_GE(cross, 1000);
 }
 
+// Event times follow real time through stamp reuse and the clock's
+// refinement: bursts 30 ms apart (at least) are recorded at least 30 ms
+// apart (no upper bound: the box may be slow), and times never decrease.
+TEST_P(RecorderE2E, TimesFollowSleeps) {
+  std::string path = Path("sleep.hlt");
+  ProgRun r = RunProg(Preload(), {"sleep"}, {"MALLOC_TRACE=" + path});
+  ASSERT_EQ(r.status, 0) << r.err;
+  Decoded d;
+  ASSERT_TRUE(Decode(path, &d));
+  uint64_t first[4] = {0, 0, 0, 0};
+  uint64_t prev = 0;
+  for (const auto& e : d.events) {
+    EXPECT_GE(e.time, prev);
+    prev = e.time;
+    if (e.kind == 1 && e.size >= 24 && e.size < 28 && first[e.size - 24] == 0)
+      first[e.size - 24] = e.time;
+  }
+  for (int i = 1; i < 4; ++i) {
+    ASSERT_NE(first[i], 0u) << i;
+    EXPECT_GE(first[i] - first[i - 1], 30000000u) << i;
+  }
+}
+
 TEST_P(RecorderE2E, CxxStacksShowUserFrame) {
   std::string path = Path("cxx.hlt");
   ProgRun r = RunProg(Preload(), {"cxx"}, {"MALLOC_TRACE=" + path});

@@ -88,6 +88,12 @@ int main(int argc, char** argv) {
     for (long i = 0; i < 4; ++i)
       pthread_create(&t[i], nullptr, Worker, (void*)i);
     for (auto& x : t) pthread_join(x, nullptr);
+  } else if (mode == "sleep") {
+    // Allocations 30 ms apart, across the clock's refinement at 20 ms.
+    for (int i = 0; i < 4; ++i) {
+      for (int k = 0; k < 100; ++k) Churn(24 + i);
+      usleep(30000);
+    }
   } else if (mode == "handoff") {
     Handoff();
   } else if (mode == "cxx") {
