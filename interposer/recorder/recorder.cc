@@ -408,7 +408,7 @@ void StopTracingLocked(int err, const char* what) {
   s.events = TotalEvents();
   s.dropped_events = g_dropped.load(std::memory_order_relaxed);
   EncodeSummary(&w, s);
-  if (!w.overflow()) g_file.Append(w.data(), w.size());
+  if (!w.overflow()) g_file.Append(w.data(), w.size(), /*use_reserve=*/true);
   g_file.Close();
 }
 

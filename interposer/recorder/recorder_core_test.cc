@@ -171,7 +171,7 @@ TEST(TraceFileTest, DiskFullKeepsPacketBoundary) {
   std::string path = TmpDir() + "/full.hlt";
   unlink(path.c_str());
   TraceFile f;
-  static const FileOps kOps = {LimitedWrite};
+  static const FileOps kOps = {LimitedWrite, nullptr};
   f.set_ops(&kOps);
   int err;
   const char* what;
@@ -182,6 +182,54 @@ TEST(TraceFileTest, DiskFullKeepsPacketBoundary) {
   struct stat st;
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 8);  // the torn packet was cut off
+  f.Close();
+}
+
+int g_reserve_calls;
+int NoRoomReserve(int, off_t, off_t) {
+  ++g_reserve_calls;
+  errno = ENOSPC;
+  return -1;
+}
+int RealReserve(int fd, off_t off, off_t len) {
+  ++g_reserve_calls;
+  return fallocate(fd, FALLOC_FL_KEEP_SIZE, off, len);
+}
+
+TEST(TraceFileTest, TailReserveKeptForTheLastWord) {
+  std::string path = TmpDir() + "/reserve.hlt";
+  unlink(path.c_str());
+  TraceFile f;
+  static const FileOps kRoom = {
+      [](int fd, const void* p, size_t n) { return write(fd, p, n); },
+      RealReserve};
+  f.set_ops(&kRoom);
+  int err;
+  const char* what;
+  ASSERT_TRUE(f.Open(path.c_str(), getpid(), &err, &what));
+  g_reserve_calls = 0;
+  std::string packet(1000, 'x');
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_EQ(f.Append(packet.data(), packet.size()), 0);
+  }
+  // One reservation per ~64 KiB written, not one per append.
+  EXPECT_GE(g_reserve_calls, 1);
+  EXPECT_LE(g_reserve_calls, 5);
+  // The disk fills: ordinary appends stop before the reserve is used ...
+  static const FileOps kFull = {kRoom.write, NoRoomReserve};
+  f.set_ops(&kFull);
+  uint64_t before = f.size();
+  int e = 0;
+  for (int i = 0; i < 100 && e == 0; ++i) {
+    e = f.Append(packet.data(), packet.size());
+  }
+  EXPECT_EQ(e, ENOSPC);
+  EXPECT_LE(f.size() + TraceFile::kTailReserve,
+            before + (64 << 10) + 1000 + TraceFile::kTailReserve);
+  // ... and the last word still goes in.
+  uint64_t stopped = f.size();
+  EXPECT_EQ(f.Append("last", 4, /*use_reserve=*/true), 0);
+  EXPECT_EQ(f.size(), stopped + 4);
   f.Close();
 }
 

@@ -16,6 +16,10 @@ ssize_t RealWrite(int fd, const void* buf, size_t n) {
   return ::write(fd, buf, n);
 }
 
+int RealReserve(int fd, off_t offset, off_t len) {
+  return ::fallocate(fd, FALLOC_FL_KEEP_SIZE, offset, len);
+}
+
 // Reads the pid from the header of an existing trace (first packet), or 0.
 uint32_t ExistingTracePid(int fd) {
   uint8_t buf[64];
@@ -47,7 +51,7 @@ uint32_t ExistingTracePid(int fd) {
 
 }  // namespace
 
-const FileOps kRealFileOps = {RealWrite};
+const FileOps kRealFileOps = {RealWrite, RealReserve};
 
 bool ExpandTracePath(const char* pattern, int pid, const char* exe_name,
                      char* out, size_t cap) {
@@ -173,6 +177,8 @@ bool TraceFile::Open(const char* path, int pid, int* err, const char** what) {
     if (fd >= 0) {
       fd_ = fd;
       size_ = 0;
+      reserved_end_ = 0;
+      reserve_ok_ = true;
       return true;
     }
     if (fd == -1) return false;
@@ -187,11 +193,25 @@ int TraceFile::TruncateTo(uint64_t size) {
   if (size > size_) return EINVAL;
   if (ftruncate(fd_, static_cast<off_t>(size)) != 0) return errno;
   size_ = size;
+  reserved_end_ = 0;  // ftruncate dropped the preallocation
   return 0;
 }
 
-int TraceFile::Append(const void* data, size_t n) {
+int TraceFile::Append(const void* data, size_t n, bool use_reserve) {
   if (fd_ < 0) return EBADF;
+  if (!use_reserve && reserve_ok_ && size_ + n + kTailReserve > reserved_end_) {
+    uint64_t want = n + kTailReserve + (64 << 10);
+    if (ops_->reserve == nullptr) {
+      reserve_ok_ = false;
+    } else if (ops_->reserve(fd_, static_cast<off_t>(size_),
+                             static_cast<off_t>(want)) == 0) {
+      reserved_end_ = size_ + want;
+    } else if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG) {
+      return errno;  // keep what is reserved for the last word
+    } else {
+      reserve_ok_ = false;  // EOPNOTSUPP and the like: no reserve here
+    }
+  }
   const char* p = static_cast<const char*>(data);
   size_t left = n;
   while (left > 0) {
@@ -204,6 +224,7 @@ int TraceFile::Append(const void* data, size_t n) {
         if (ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
           // Nothing else to try; the reader tolerates a torn tail.
         }
+        reserved_end_ = 0;
       }
       return e;
     }

@@ -16,6 +16,14 @@
 // append, so what is on disk is always a valid trace, and the error is
 // returned; the recorder then stops tracing.
 //
+// Room for the last word: the file keeps at least kTailReserve bytes
+// allocated past its end (fallocate with FALLOC_FL_KEEP_SIZE, extended 64 KiB
+// at a time, one call per ~64 KiB written). When the reservation cannot grow
+// (the disk is nearly full) Append writes nothing and returns ENOSPC, and the
+// recorder's "trace cut short" notice and exit summary go into the reserve:
+// a full disk never leaves a trace that cannot say why it ends. The reserve
+// is best effort: file systems without fallocate just skip it.
+//
 // The OS calls go through FileOps so tests can inject faults.
 #ifndef HEAPLENS_INTERPOSER_RECORDER_TRACE_FILE_H_
 #define HEAPLENS_INTERPOSER_RECORDER_TRACE_FILE_H_
@@ -28,6 +36,8 @@ namespace heaplens {
 
 struct FileOps {
   ssize_t (*write)(int fd, const void* buf, size_t n);
+  // fallocate(fd, FALLOC_FL_KEEP_SIZE, offset, len); -1 and errno on failure.
+  int (*reserve)(int fd, off_t offset, off_t len);
 };
 extern const FileOps kRealFileOps;
 
@@ -49,8 +59,11 @@ class TraceFile {
   bool Open(const char* path, int pid, int* err, const char** what);
 
   // Appends n bytes; on failure truncates to the last good size and returns
-  // the errno (0 on success).
-  int Append(const void* data, size_t n);
+  // the errno (0 on success). Returns ENOSPC without writing if the tail
+  // reserve cannot be kept (see above), unless `use_reserve`.
+  int Append(const void* data, size_t n, bool use_reserve = false);
+
+  static constexpr uint64_t kTailReserve = 16 << 10;
 
   // Cuts the file back to `size` bytes (a size() seen earlier): drops the
   // packets appended since. Returns the errno (0 on success).
@@ -70,6 +83,8 @@ class TraceFile {
 
   int fd_ = -1;
   uint64_t size_ = 0;
+  uint64_t reserved_end_ = 0;  // allocated up to here (0: nothing known)
+  bool reserve_ok_ = true;     // false: the file system cannot fallocate
   const FileOps* ops_ = &kRealFileOps;
   char path_[4096] = {};
 };
