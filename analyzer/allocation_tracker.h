@@ -20,12 +20,22 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/types/span.h"
 #include "analyzer/event.h"
 #include "analyzer/replay.h"
 
 namespace heaplens {
 
 struct LiveBlock {
+  LiveBlock() = default;
+  LiveBlock(uint64_t size, uint64_t slack, uint64_t stack, uint64_t time_ns = 0,
+            uint32_t kind = 0, uint32_t tid = 0)
+      : size(size),
+        slack(slack),
+        stack(stack),
+        time_ns(time_ns),
+        kind(kind),
+        tid(tid) {}
   uint64_t size = 0;
   uint64_t slack = 0;  // usable - size
   uint64_t stack = 0;
@@ -77,7 +87,9 @@ class AllocationTracker : public ReplayConsumer {
   void OnEvents(absl::Span<const Event> events) override;
   void OnEnd(const ReplayStats& stats) override;
 
-  const LiveSet& live() const { return live_; }
+  // The live set. The tracker keeps it in its own compact table while it
+  // replays; this map is built from it on the first call after a change.
+  const LiveSet& live() const;
   uint64_t live_bytes() const { return live_bytes_; }
   uint64_t allocations() const { return allocations_; }
   uint64_t frees() const { return frees_; }
@@ -91,21 +103,53 @@ class AllocationTracker : public ReplayConsumer {
   const std::vector<std::string>& notes() const { return notes_; }
 
  private:
+  // One live block in 32 bytes: what the replay touches per event in one
+  // half cache line. `meta` is 0 for an empty slot; otherwise its top byte
+  // is the allocating kind (1..6), or kWide when a field does not fit the
+  // packed form (then the whole block is in `wide_`).
+  struct Slot {
+    uint64_t address;
+    uint64_t time_ns;
+    uint64_t size_slack;  // size (low 48 bits) | slack << 48
+    uint64_t meta;        // stack (low 32) | tid (24) << 32 | kind << 56
+  };
+  static constexpr uint64_t kWide = 0xff;
+  // A recently freed block, for double frees, in 32 bytes. `kind_stack` is
+  // the allocating kind << 56 | stack when the stack id fits in 56 bits,
+  // else kWide << 56 and the stack is in `freed_wide_stack_`.
   struct Freed {
     uint64_t address;
     uint64_t size;
-    uint64_t stack;
     uint64_t freed_ns;
-    uint32_t kind;
+    uint64_t kind_stack;
   };
-  void Allocate(const Event& e, uint64_t address);
+
+  // The open-addressing table of live blocks (linear probing, deletion by
+  // backward shift, at most half full).
+  // The table index of `address` is Hash(address) >> shift_.
+  static uint64_t Hash(uint64_t address);
+  Slot* Find(uint64_t address, uint64_t hash);
+  void Grow();
+  void EraseSlot(Slot* s);
+  LiveBlock Unpack(const Slot& s) const;
+
+  // `hash` is Hash(address).
+  void Allocate(const Event& e, uint64_t address, uint64_t hash);
   // Removes the block at `address` for event `e`; false if it is not live.
-  bool Release(const Event& e, uint64_t address);
+  bool Release(const Event& e, uint64_t address, uint64_t hash);
   void OnInvalidFree(const Event& e);
   void AddProblem(const FreeProblem& p);
+  void AddMismatch(const Event& e, uint64_t address, uint64_t size,
+                   uint64_t stack, uint32_t kind);
   const Freed* FindFreed(uint64_t address) const;
 
-  LiveSet live_;
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;  // slots_.size() - 1
+  size_t shift_ = 64;
+  size_t live_count_ = 0;
+  absl::flat_hash_map<uint64_t, LiveBlock> wide_;  // blocks that do not pack
+  mutable LiveSet live_;                           // built by live()
+  mutable bool live_stale_ = false;
   uint64_t live_bytes_ = 0;
   uint64_t allocations_ = 0;
   uint64_t frees_ = 0;
@@ -120,6 +164,9 @@ class AllocationTracker : public ReplayConsumer {
   uint64_t problem_count_ = 0;
   std::vector<Freed> freed_;  // ring of recently freed blocks
   size_t freed_next_ = 0;
+  // Stack and kind of freed blocks that do not pack, by address.
+  absl::flat_hash_map<uint64_t, uint64_t> freed_wide_stack_;
+  absl::flat_hash_map<uint64_t, uint32_t> freed_wide_kind_;
   std::vector<std::string> notes_;
 };
 
