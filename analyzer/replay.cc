@@ -21,65 +21,92 @@ struct Stream {
   size_t cursor = 0;
 };
 
-// Merge key: (time, tie class, stream). An unloaded batch has class -1 so
-// it is loaded before any event at its begin time is delivered.
-// Packed as (time, (tie + 1) << 32 | stream) so a comparison is two
-// integer compares.
+// Merge key: (time, tie class, stream). An unloaded batch has tie class -1
+// so it is loaded before any event at its begin time is delivered. Packed
+// as (time, (tie + 1) << 32 | stream): times differ almost always, so the
+// second word is rarely looked at.
 struct Key {
   uint64_t time;
   uint64_t rest;
-  Key(uint64_t t, int tie, uint32_t stream)
-      : time(t), rest((static_cast<uint64_t>(tie + 1) << 32) | stream) {}
-  uint32_t stream() const { return static_cast<uint32_t>(rest); }
   bool operator<(const Key& o) const {
-    return time < o.time || (time == o.time && rest < o.rest);
+    return time != o.time ? time < o.time : rest < o.rest;
+  }
+  bool operator==(const Key& o) const {
+    return time == o.time && rest == o.rest;
   }
 };
 
+Key MakeKey(uint64_t time, uint32_t tie_plus_one, uint32_t stream) {
+  return Key{time, (static_cast<uint64_t>(tie_plus_one) << 32) | stream};
+}
+uint32_t KeyStream(const Key& k) { return static_cast<uint32_t>(k.rest); }
+
+// TieClass(kind) + 1 without branches for the known kinds: bit k of the
+// mask is TieClass(k).
+uint64_t TieMask() {
+  uint64_t m = 0;
+  for (uint32_t k = 0; k < 64; ++k) {
+    if (TieClass(k) == 1) m |= uint64_t{1} << k;
+  }
+  return m;
+}
+const uint64_t kTieMask = TieMask();
+inline uint32_t TiePlusOne(uint32_t kind) {
+  return kind < 64 ? 1 + static_cast<uint32_t>((kTieMask >> kind) & 1)
+                   : 1 + TieClass(kind);
+}
+Key EventKey(const Event& e, uint32_t stream) {
+  return MakeKey(e.time_ns, TiePlusOne(e.kind), stream);
+}
+constexpr Key kMaxKey{~uint64_t{0}, ~uint64_t{0}};
+
 // A binary min-heap of stream heads with an in-place "replace the top",
-// which the merge needs once per delivered run of events.
+// which the merge needs once per delivered run of events. Sifts move a
+// hole instead of swapping.
 class KeyHeap {
  public:
   bool empty() const { return v_.empty(); }
-  const Key& top() const { return v_[0]; }
-  // The smaller child of the root: the next stream's head, if any.
-  const Key* second() const {
-    if (v_.size() < 2) return nullptr;
-    if (v_.size() == 2 || v_[1] < v_[2]) return &v_[1];
-    return &v_[2];
+  Key top() const { return v_[0]; }
+  // The smallest key but the top (the next stream's head), or kMaxKey.
+  Key second() const {
+    const size_t n = v_.size();
+    if (n < 3) return n == 2 ? v_[1] : kMaxKey;
+    return v_[1] < v_[2] ? v_[1] : v_[2];
   }
-  void push(const Key& k) {
+  void push(Key k) {
     v_.push_back(k);
     size_t i = v_.size() - 1;
     while (i > 0) {
       const size_t parent = (i - 1) / 2;
-      if (!(v_[i] < v_[parent])) break;
-      std::swap(v_[i], v_[parent]);
+      if (!(k < v_[parent])) break;
+      v_[i] = v_[parent];
       i = parent;
     }
+    v_[i] = k;
   }
   void pop() {
-    v_[0] = v_.back();
+    const Key last = v_.back();
     v_.pop_back();
-    if (!v_.empty()) SiftDown();
+    if (!v_.empty()) SiftDown(last);
   }
-  void replace_top(const Key& k) {
-    v_[0] = k;
-    SiftDown();
-  }
+  void replace_top(Key k) { SiftDown(k); }
 
  private:
-  void SiftDown() {
+  // Puts `k` at the root and sifts it down.
+  void SiftDown(Key k) {
     const size_t n = v_.size();
+    Key* v = v_.data();
     size_t i = 0;
     while (true) {
       const size_t l = 2 * i + 1;
       if (l >= n) break;
-      size_t m = (l + 1 < n && v_[l + 1] < v_[l]) ? l + 1 : l;
-      if (!(v_[m] < v_[i])) break;
-      std::swap(v_[i], v_[m]);
+      size_t m = l;
+      if (l + 1 < n) m = v[l + 1] < v[l] ? l + 1 : l;
+      if (!(v[m] < k)) break;
+      v[i] = v[m];
       i = m;
     }
+    v[i] = k;
   }
   std::vector<Key> v_;
 };
@@ -100,9 +127,8 @@ class Merger {
   absl::Status Load(Stream& s);
   Key HeadKey(uint32_t id) const {
     const Stream& s = streams_[id];
-    if (!s.loaded) return Key(s.batches[s.next_batch]->begin_ns, -1, id);
-    const Event& e = s.events[s.cursor];
-    return Key(e.time_ns, TieClass(e.kind), id);
+    if (!s.loaded) return MakeKey(s.batches[s.next_batch]->begin_ns, 0, id);
+    return EventKey(s.events[s.cursor], id);
   }
   // Merged events are gathered into `out_` so consumers get long spans even
   // when the merge interleaves threads event by event; a whole batch with
@@ -192,7 +218,7 @@ absl::StatusOr<ReplayStats> Merger::Run() {
   KeyHeap heap;
   for (uint32_t i = 0; i < streams_.size(); ++i) heap.push(HeadKey(i));
   while (!heap.empty()) {
-    const uint32_t id = heap.top().stream();
+    const uint32_t id = KeyStream(heap.top());
     Stream& s = streams_[id];
     if (!s.loaded) {
       if (absl::Status st = Load(s); !st.ok()) {
@@ -204,39 +230,53 @@ absl::StatusOr<ReplayStats> Merger::Run() {
         stats_.max_loaded_batches =
             std::max(stats_.max_loaded_batches, loaded_now_);
       }
-    } else {
-      // Deliver this stream's events up to the next stream's head.
-      const Key* next = heap.second();
-      const Event* ev = s.events.data();
-      const size_t n = s.count;
-      size_t c = s.cursor;
-      if (next == nullptr && out_n_ == 0) {
-        c = n;
-        Send(absl::Span<const Event>(ev + s.cursor, n - s.cursor));
+      if (s.loaded || s.next_batch < s.batches.size()) {
+        heap.replace_top(HeadKey(id));
       } else {
-        const Key limit = next != nullptr ? *next : Key(~0ull, 1, ~0u);
-        Event* out = out_.data();
-        do {
-          out[out_n_++] = ev[c];
-          ++c;
-          if (out_n_ == kOutEvents) Flush();
-        } while (c < n && Key(ev[c].time_ns, TieClass(ev[c].kind), id) < limit);
+        heap.pop();
       }
-      stats_.events += c - s.cursor;
-      stats_.last_time_ns = std::max(stats_.last_time_ns, ev[c - 1].time_ns);
-      s.cursor = c;
-      if (c == n) {
-        s.loaded = false;
-        --loaded_now_;
-        s.count = 0;
-        if (s.next_batch == s.batches.size()) {
-          std::vector<Event>().swap(s.events);  // the thread is done
-        }
-      }
+      continue;
     }
-    if (s.loaded || s.next_batch < s.batches.size()) {
+    // Deliver this stream's events up to the next stream's head.
+    const Key limit = heap.second();
+    const Event* ev = s.events.data();
+    const size_t n = s.count;
+    const size_t first = s.cursor;
+    size_t c = first;
+    Key head = kMaxKey;  // the stream's new head key, if it has events left
+    if (limit == kMaxKey && out_n_ == 0) {
+      c = n;
+      Send(absl::Span<const Event>(ev + first, n - first));
+    } else {
+      Event* out = out_.data();
+      size_t o = out_n_;
+      while (true) {
+        out[o++] = ev[c++];
+        if (o == kOutEvents) {
+          out_n_ = o;
+          Flush();
+          o = 0;
+        }
+        if (c == n) break;
+        head = EventKey(ev[c], id);
+        if (!(head < limit)) break;
+      }
+      out_n_ = o;
+    }
+    stats_.events += c - first;
+    stats_.last_time_ns = std::max(stats_.last_time_ns, ev[c - 1].time_ns);
+    s.cursor = c;
+    if (c < n) {
+      heap.replace_top(head);
+      continue;
+    }
+    s.loaded = false;
+    --loaded_now_;
+    s.count = 0;
+    if (s.next_batch < s.batches.size()) {
       heap.replace_top(HeadKey(id));
     } else {
+      std::vector<Event>().swap(s.events);  // the thread is done
       heap.pop();
     }
   }
