@@ -58,57 +58,52 @@ inline uint32_t TiePlusOne(uint32_t kind) {
 Key EventKey(const Event& e, uint32_t stream) {
   return MakeKey(e.time_ns, TiePlusOne(e.kind), stream);
 }
-constexpr Key kMaxKey{~uint64_t{0}, ~uint64_t{0}};
+// Greater than every real key (whose tie + 1 is at most 2): a stream that
+// is done.
+constexpr Key kDone{~uint64_t{0}, ~uint64_t{0}};
 
-// A binary min-heap of stream heads with an in-place "replace the top",
-// which the merge needs once per delivered run of events. Sifts move a
-// hole instead of swapping.
-class KeyHeap {
+// A tournament tree of losers over the stream heads. The top is the
+// smallest key; replacing it replays one match per level, log2(streams)
+// compares, where a heap's sift-down needs two per level.
+class LoserTree {
  public:
-  bool empty() const { return v_.empty(); }
-  Key top() const { return v_[0]; }
-  // The smallest key but the top (the next stream's head), or kMaxKey.
-  Key second() const {
-    const size_t n = v_.size();
-    if (n < 3) return n == 2 ? v_[1] : kMaxKey;
-    return v_[1] < v_[2] ? v_[1] : v_[2];
-  }
-  void push(Key k) {
-    v_.push_back(k);
-    size_t i = v_.size() - 1;
-    while (i > 0) {
-      const size_t parent = (i - 1) / 2;
-      if (!(k < v_[parent])) break;
-      v_[i] = v_[parent];
-      i = parent;
+  explicit LoserTree(const std::vector<Key>& leaves) {
+    while (size_ < leaves.size()) size_ *= 2;
+    node_.assign(size_, kDone);
+    std::vector<Key> winner(2 * size_, kDone);
+    for (size_t i = 0; i < leaves.size(); ++i) winner[size_ + i] = leaves[i];
+    for (size_t i = size_ - 1; i >= 1; --i) {
+      const Key& a = winner[2 * i];
+      const Key& b = winner[2 * i + 1];
+      const bool b_wins = b < a;
+      winner[i] = b_wins ? b : a;
+      node_[i] = b_wins ? a : b;
     }
-    v_[i] = k;
+    node_[0] = winner[1];
   }
-  void pop() {
-    const Key last = v_.back();
-    v_.pop_back();
-    if (!v_.empty()) SiftDown(last);
+  const Key& top() const { return node_[0]; }
+  // Replaces the top, a key of `stream`, by `k`, the stream's next key
+  // (kDone when it has none).
+  void replace_top(Key k, uint32_t stream) {
+    Key* node = node_.data();
+    for (size_t i = (size_ + stream) >> 1; i >= 1; i >>= 1) {
+      if (node[i] < k) std::swap(node[i], k);
+    }
+    node[0] = k;
   }
-  void replace_top(Key k) { SiftDown(k); }
+  // The smallest key but the top (a key of `stream`): the least loser on
+  // the top's path.
+  Key second(uint32_t stream) const {
+    Key m = kDone;
+    for (size_t i = (size_ + stream) >> 1; i >= 1; i >>= 1) {
+      if (node_[i] < m) m = node_[i];
+    }
+    return m;
+  }
 
  private:
-  // Puts `k` at the root and sifts it down.
-  void SiftDown(Key k) {
-    const size_t n = v_.size();
-    Key* v = v_.data();
-    size_t i = 0;
-    while (true) {
-      const size_t l = 2 * i + 1;
-      if (l >= n) break;
-      size_t m = l;
-      if (l + 1 < n) m = v[l + 1] < v[l] ? l + 1 : l;
-      if (!(v[m] < k)) break;
-      v[i] = v[m];
-      i = m;
-    }
-    v[i] = k;
-  }
-  std::vector<Key> v_;
+  size_t size_ = 1;
+  std::vector<Key> node_;  // [0]: the winner; [1, size_): losers
 };
 
 class Merger {
@@ -185,6 +180,14 @@ absl::Status Merger::Load(Stream& s) {
                        ref.sequence, ": ", error));
   }
   stats_.unknown_stack_events += info.unknown_stacks;
+  // Every decoded event is delivered (or the replay fails), so the stats
+  // are counted here, once per batch rather than once per delivered run.
+  stats_.events += info.decoded;
+  uint64_t last = stats_.last_time_ns;
+  for (size_t i = 0; i < info.decoded; ++i) {
+    last = std::max(last, s.events[i].time_ns);
+  }
+  stats_.last_time_ns = last;
   s.count = info.decoded;
   s.cursor = 0;
   s.loaded = s.count > 0;
@@ -215,10 +218,12 @@ absl::StatusOr<ReplayStats> Merger::Run() {
   for (ReplayConsumer* c : consumers_) c->OnStart(index_);
   out_.resize(kOutEvents);
 
-  KeyHeap heap;
-  for (uint32_t i = 0; i < streams_.size(); ++i) heap.push(HeadKey(i));
-  while (!heap.empty()) {
-    const uint32_t id = KeyStream(heap.top());
+  std::vector<Key> heads;
+  for (uint32_t i = 0; i < streams_.size(); ++i) heads.push_back(HeadKey(i));
+  LoserTree tree(heads);
+  size_t active = streams_.size();  // streams not done
+  while (active > 0) {              // else the top is kDone
+    const uint32_t id = KeyStream(tree.top());
     Stream& s = streams_[id];
     if (!s.loaded) {
       if (absl::Status st = Load(s); !st.ok()) {
@@ -231,53 +236,64 @@ absl::StatusOr<ReplayStats> Merger::Run() {
             std::max(stats_.max_loaded_batches, loaded_now_);
       }
       if (s.loaded || s.next_batch < s.batches.size()) {
-        heap.replace_top(HeadKey(id));
+        tree.replace_top(HeadKey(id), id);
       } else {
-        heap.pop();
+        --active;
+        tree.replace_top(kDone, id);
       }
       continue;
     }
-    // Deliver this stream's events up to the next stream's head.
-    const Key limit = heap.second();
     const Event* ev = s.events.data();
     const size_t n = s.count;
     const size_t first = s.cursor;
     size_t c = first;
-    Key head = kMaxKey;  // the stream's new head key, if it has events left
-    if (limit == kMaxKey && out_n_ == 0) {
+    if (active == 1 && out_n_ == 0) {
+      // The only stream left: the rest of its batch goes out as it is.
       c = n;
       Send(absl::Span<const Event>(ev + first, n - first));
     } else {
+      // Deliver the head event. When threads interleave event by event
+      // that is the whole run, and one replay of the tree finds the next
+      // stream. If this stream still leads, deliver its run up to the next
+      // stream's head.
       Event* out = out_.data();
       size_t o = out_n_;
-      while (true) {
+      auto put = [&] {
         out[o++] = ev[c++];
         if (o == kOutEvents) {
           out_n_ = o;
           Flush();
           o = 0;
         }
-        if (c == n) break;
-        head = EventKey(ev[c], id);
-        if (!(head < limit)) break;
+      };
+      put();
+      if (c < n) {
+        Key head = EventKey(ev[c], id);
+        tree.replace_top(head, id);
+        if (KeyStream(tree.top()) == id) {
+          const Key limit = tree.second(id);
+          do {
+            put();
+            if (c == n) break;
+            head = EventKey(ev[c], id);
+          } while (head < limit);
+          if (c < n) tree.replace_top(head, id);
+        }
       }
       out_n_ = o;
     }
-    stats_.events += c - first;
-    stats_.last_time_ns = std::max(stats_.last_time_ns, ev[c - 1].time_ns);
     s.cursor = c;
-    if (c < n) {
-      heap.replace_top(head);
-      continue;
-    }
+    if (c < n) continue;
+    // The batch is done; the top is still this stream's last key.
     s.loaded = false;
     --loaded_now_;
     s.count = 0;
     if (s.next_batch < s.batches.size()) {
-      heap.replace_top(HeadKey(id));
+      tree.replace_top(HeadKey(id), id);
     } else {
       std::vector<Event>().swap(s.events);  // the thread is done
-      heap.pop();
+      --active;
+      tree.replace_top(kDone, id);
     }
   }
   Flush();
