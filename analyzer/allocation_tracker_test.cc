@@ -1,5 +1,8 @@
 #include "analyzer/allocation_tracker.h"
 
+#include <map>
+#include <random>
+
 #include "analyzer/testing/trace_builder.h"
 #include "gtest/gtest.h"
 
@@ -82,6 +85,87 @@ TEST(AllocationTrackerTest, FreeOfBlockFromBeforeTracingIsNotAProblem) {
   EXPECT_EQ(t.frees(), 0u);
   ASSERT_EQ(t.notes().size(), 1u);
   EXPECT_NE(t.notes()[0].find("before tracing started"), std::string::npos);
+}
+
+// The live table against a std::map through growth and many deletions,
+// with some blocks whose fields do not fit the packed slot.
+TEST(AllocationTrackerTest, LiveTableMatchesReference) {
+  AllocationTracker t;
+  std::map<uint64_t, LiveBlock> want;
+  std::vector<uint64_t> addrs;
+  std::mt19937_64 rng(3);
+  uint64_t time = 0, bytes = 0, peak = 0;
+  std::vector<Event> span;
+  for (int i = 0; i < 200000; ++i) {
+    ++time;
+    if (addrs.empty() || (addrs.size() < 5000 && rng() % 2 == 0)) {
+      // Clustered addresses (one probe run for many) and a few odd blocks.
+      const uint64_t a = (rng() % 3 == 0) ? 0x10000 + (rng() % 100000) * 16
+                                          : rng() % (uint64_t{1} << 47);
+      if (want.count(a)) continue;
+      const bool odd = rng() % 50 == 0;
+      Event e =
+          Alloc(kNew, time, a, odd ? (uint64_t{1} << 50) + 5 : rng() % 4096,
+                odd ? (uint64_t{1} << 40) : rng() % 8, odd ? 70000 : 16);
+      e.tid = odd ? (1u << 30) : 42;
+      span.push_back(e);
+      want[a] = LiveBlock(e.size, e.slack, e.stack, e.time_ns, e.kind, e.tid);
+      addrs.push_back(a);
+      bytes += e.size;
+      peak = std::max(peak, bytes);
+    } else {
+      const size_t k = rng() % addrs.size();
+      const uint64_t a = addrs[k];
+      addrs[k] = addrs.back();
+      addrs.pop_back();
+      span.push_back(Free(kDelete, time, a));
+      bytes -= want[a].size;
+      want.erase(a);
+    }
+    if (span.size() == 100 || i % 7 == 0) {
+      t.OnEvents(span);
+      span.clear();
+    }
+  }
+  t.OnEvents(span);
+  t.OnEnd(ReplayStats{});
+  EXPECT_EQ(t.live_bytes(), bytes);
+  EXPECT_EQ(t.peak_live_bytes(), peak);
+  ASSERT_EQ(t.live().size(), want.size());
+  for (const auto& [a, w] : want) {
+    auto it = t.live().find(a);
+    ASSERT_NE(it, t.live().end()) << a;
+    const LiveBlock& b = it->second;
+    EXPECT_EQ(b.size, w.size);
+    EXPECT_EQ(b.slack, w.slack);
+    EXPECT_EQ(b.stack, w.stack);
+    EXPECT_EQ(b.time_ns, w.time_ns);
+    EXPECT_EQ(b.kind, w.kind);
+    EXPECT_EQ(b.tid, w.tid);
+  }
+  EXPECT_TRUE(t.problems().empty());
+}
+
+// Blocks that do not pack: double and interior frees still name them.
+TEST(AllocationTrackerTest, WideBlocksInFreeProblems) {
+  AllocationTracker t;
+  const uint64_t big_stack = uint64_t{1} << 60;
+  Feed(t,
+       {Alloc(kMalloc, 1, 0x100, 10, big_stack, 1 << 20), Free(kFree, 2, 0x100),
+        InvalidFree(3, 0x100, 9),
+        Alloc(kNewArray, 4, 0x1000, 1 << 20, 5, 1 << 20),
+        InvalidFree(5, 0x1000 + (1 << 20) + 100, 9), Free(kDelete, 6, 0x1000)});
+  ASSERT_EQ(t.problems().size(), 3u);
+  EXPECT_EQ(t.problems()[0].type, FreeProblemType::kDoubleFree);
+  EXPECT_EQ(t.problems()[0].alloc_stack, big_stack);
+  EXPECT_EQ(t.problems()[0].alloc_kind, kMalloc);
+  EXPECT_EQ(t.problems()[0].block_size, 10u);
+  EXPECT_EQ(t.problems()[1].type, FreeProblemType::kInteriorFree);
+  EXPECT_EQ(t.problems()[1].block_address, 0x1000u);
+  EXPECT_EQ(t.problems()[1].alloc_kind, kNewArray);
+  EXPECT_EQ(t.problems()[2].type, FreeProblemType::kMismatchedFree);
+  EXPECT_EQ(t.live().size(), 0u);
+  EXPECT_EQ(t.live_bytes(), 0u);
 }
 
 }  // namespace

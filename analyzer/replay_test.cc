@@ -1,6 +1,8 @@
 #include "analyzer/replay.h"
 
+#include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -152,6 +154,62 @@ TEST(ReplayTest, ManyThreadsManyBatches) {
     ASSERT_LE(r.rec.events[i - 1].time_ns, r.rec.events[i].time_ns) << i;
   }
   EXPECT_LE(r.stats.max_loaded_batches, 8u);
+}
+
+// The merge against its definition: always the smallest head (time, tie
+// class, stream) of the threads, on random traces with many equal times,
+// 5 threads (not a power of two) of different lengths.
+TEST(ReplayTest, RandomInterleavingMatchesReferenceMerge) {
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 20; ++round) {
+    const int threads = 1 + round % 5;
+    std::vector<std::vector<Event>> per(threads);
+    TraceBuilder b;
+    std::vector<uint64_t> time(threads, 0);
+    std::vector<uint64_t> next_seq(threads, 0);
+    for (int batch = 0; batch < 8; ++batch) {
+      for (int t = 0; t < threads; ++t) {
+        if (batch > 3 + t) continue;  // threads end at different times
+        std::vector<Event> ev;
+        const int n = 1 + static_cast<int>(rng() % 40);
+        for (int i = 0; i < n; ++i) {
+          time[t] += rng() % 3;
+          const uint64_t a = (uint64_t{1} + t) << 32 | (per[t].size() + 1);
+          ev.push_back(rng() % 2 ? Alloc(kMalloc, time[t], a, 8, 0)
+                                 : Free(kFree, time[t], a));
+          ev.back().tid = 100 + t;
+          per[t].push_back(ev.back());
+        }
+        b.Batch(100 + t, next_seq[t]++, ev);
+      }
+    }
+    std::vector<std::string> want;
+    std::vector<size_t> at(threads, 0);
+    while (true) {
+      int best = -1;
+      for (int t = 0; t < threads; ++t) {
+        if (at[t] == per[t].size()) continue;
+        const Event& e = per[t][at[t]];
+        if (best < 0) {
+          best = t;
+          continue;
+        }
+        const Event& f = per[best][at[best]];
+        if (std::make_tuple(e.time_ns, TieClass(e.kind), t) <
+            std::make_tuple(f.time_ns, TieClass(f.kind), best)) {
+          best = t;
+        }
+      }
+      if (best < 0) break;
+      const Event& e = per[best][at[best]++];
+      want.push_back(absl::StrCat(e.tid, ":", e.kind, "@", e.time_ns));
+    }
+    Replayed r;
+    ReplayTrace(b, &r);
+    ASSERT_TRUE(r.status.ok()) << r.status;
+    ASSERT_EQ(r.rec.seen, want) << "round " << round;
+    EXPECT_EQ(r.stats.events, want.size());
+  }
 }
 
 }  // namespace
