@@ -88,9 +88,12 @@ void HeapModel::Apply(const HeapEvent& e) {
 }
 
 void HeapModel::Alloc(const HeapEvent& e, uint64_t address) {
-  if (chunks_.contains(address)) {
+  // One search of chunks_ in the usual case (was contains, then emplace).
+  auto [slot, inserted] = chunks_.try_emplace(address);
+  if (!inserted) {
     ++anomalies_;  // a lost free: the old chunk is gone
     Free(address, e.tid);
+    slot = chunks_.try_emplace(address).first;
   }
   Chunk c;
   c.usable = std::max(e.usable, e.size);
@@ -99,7 +102,7 @@ void HeapModel::Alloc(const HeapEvent& e, uint64_t address) {
   c.time_ns = e.time_ns;
   c.tid = e.tid;
   c.in_brk = brk_.Contains(address);
-  chunks_.emplace(address, c);
+  slot->second = c;
   live_usable_ += c.usable;
   live_requested_ += c.requested;
   if (c.in_brk) live_brk_usable_ += c.usable;
