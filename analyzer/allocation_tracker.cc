@@ -361,23 +361,24 @@ void AllocationTracker::OnInvalidFree(const Event& e) {
   AddProblem(p);
 }
 
-void AllocationTracker::OnEvent(const Event& e) {
+__attribute__((always_inline)) inline void AllocationTracker::Apply(
+    const Event& e, uint64_t hash) {
   switch (e.kind) {
     case kMalloc:
     case kCalloc:
     case kMemalign:
     case kNew:
     case kNewArray:
-      Allocate(e, e.address, Hash(e.address));
+      Allocate(e, e.address, hash);
       break;
     case kRealloc:
-      Release(e, e.old_address, Hash(e.old_address));
+      Release(e, e.old_address, hash);
       Allocate(e, e.address, Hash(e.address));
       break;
     case kFree:
     case kDelete:
     case kDeleteArray:
-      Release(e, e.address, Hash(e.address));
+      Release(e, e.address, hash);
       break;
     case kInvalidFree:
       OnInvalidFree(e);
@@ -390,6 +391,10 @@ void AllocationTracker::OnEvent(const Event& e) {
   }
 }
 
+void AllocationTracker::OnEvent(const Event& e) {
+  Apply(e, Hash(LookupAddress(e)));
+}
+
 void AllocationTracker::OnEvents(absl::Span<const Event> events) {
   // Hash the address a few events ahead and prefetch its slot: the live
   // set is larger than the caches, so a lookup is otherwise a memory stall
@@ -397,42 +402,18 @@ void AllocationTracker::OnEvents(absl::Span<const Event> events) {
   constexpr size_t kAhead = 8;
   uint64_t hashes[kAhead];
   const size_t n = events.size();
-  auto lookup_address = [](const Event& e) {
-    return e.kind == kRealloc ? e.old_address : e.address;
-  };
   for (size_t i = 0; i < n && i < kAhead; ++i) {
-    hashes[i] = Hash(lookup_address(events[i]));
+    hashes[i] = Hash(LookupAddress(events[i]));
     __builtin_prefetch(&slots_[hashes[i] >> shift_]);
   }
   for (size_t i = 0; i < n; ++i) {
-    const Event& e = events[i];
     const uint64_t hash = hashes[i % kAhead];
     if (i + kAhead < n) {
-      const uint64_t h = Hash(lookup_address(events[i + kAhead]));
+      const uint64_t h = Hash(LookupAddress(events[i + kAhead]));
       hashes[i % kAhead] = h;
       __builtin_prefetch(&slots_[h >> shift_]);
     }
-    switch (e.kind) {
-      case kMalloc:
-      case kCalloc:
-      case kMemalign:
-      case kNew:
-      case kNewArray:
-        Allocate(e, e.address, hash);
-        break;
-      case kRealloc:
-        Release(e, e.old_address, hash);
-        Allocate(e, e.address, Hash(e.address));
-        break;
-      case kFree:
-      case kDelete:
-      case kDeleteArray:
-        Release(e, e.address, hash);
-        break;
-      default:
-        AllocationTracker::OnEvent(e);
-        break;
-    }
+    Apply(events[i], hash);
   }
 }
 

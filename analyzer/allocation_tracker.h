@@ -138,6 +138,12 @@ class AllocationTracker : public ReplayConsumer {
   // Removes the block at `address` for event `e`; false if it is not live.
   bool Release(const Event& e, uint64_t address, uint64_t hash);
   void OnInvalidFree(const Event& e);
+  // The address an event looks up first (a realloc's old block).
+  static uint64_t LookupAddress(const Event& e) {
+    return e.kind == kRealloc ? e.old_address : e.address;
+  }
+  // Applies one event; `hash` is Hash(LookupAddress(e)).
+  void Apply(const Event& e, uint64_t hash);
   void AddProblem(const FreeProblem& p);
   void AddMismatch(const Event& e, uint64_t address, uint64_t size,
                    uint64_t stack, uint32_t kind);

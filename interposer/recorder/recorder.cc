@@ -689,16 +689,19 @@ __attribute__((always_inline)) inline void Push(uint32_t kind, uint64_t address,
   uint64_t slack = usable > size ? usable - size : 0;
   uint32_t slack32 =
       slack > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(slack);
+  auto fill = [&](EventRecord* r) {
+    r->time_ns = now;
+    r->address = address;
+    r->size = size;
+    r->old_address = old_address;
+    r->stack = stack;
+    r->slack = slack32;
+    r->kind = kind;
+    r->pad = 0;
+  };
   if (__builtin_expect(b == nullptr, 0)) {
     EventRecord r;
-    r.time_ns = now;
-    r.address = address;
-    r.size = size;
-    r.old_address = old_address;
-    r.stack = stack;
-    r.slack = slack32;
-    r.kind = kind;
-    r.pad = 0;
+    fill(&r);
     RecordSlow(r);
     return;
   }
@@ -712,15 +715,7 @@ __attribute__((always_inline)) inline void Push(uint32_t kind, uint64_t address,
     FlushBuffer(b);
   }
   // Slot h is outside [tail, head): no consumer reads it until head moves.
-  EventRecord& r = b->ring[h % kRingSize];
-  r.time_ns = now;
-  r.address = address;
-  r.size = size;
-  r.old_address = old_address;
-  r.stack = stack;
-  r.slack = slack32;
-  r.kind = kind;
-  r.pad = 0;
+  fill(&b->ring[h % kRingSize]);
   b->head.store(h + 1, std::memory_order_release);
   ++b->events;
 }
