@@ -10,16 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
-static inline void corpus_say(const char* s) {
-  (void)!write(1, s, strlen(s));
-}
+static inline void corpus_say(const char* s) { (void)!write(1, s, strlen(s)); }
 
 // Also ends the thread's event stream with malloc/free pairs of a scratch
 // block: heaplens records events in a per-thread buffer that it encodes on
 // the thread's own stack when the thread exits, leaving copies of the last
-// recorded addresses there; its heap graph then scans the dead thread's cached stack as memory, as Valgrind
-// does, and a lost block recorded last would look reachable. See
-// docs/accuracy.md ("stack residue of heaplens' own flushes").
+// recorded addresses there; its heap graph then scans the dead thread's cached
+// stack as memory, as Valgrind does, and a lost block recorded last would look
+// reachable. See docs/accuracy.md ("stack residue of heaplens' own flushes").
 __attribute__((noinline, unused)) static void corpus_scrub_stack(void) {
   for (int i = 0; i < 64; i++) free(malloc(8));
   volatile char buf[32768];

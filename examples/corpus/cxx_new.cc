@@ -1,12 +1,15 @@
 // cxx_new.cc: C++ operator new / new[] and std::string on the heap.
-//   leak_object()      new Widget (24 B), lost                 definite 24 B / 1
-//   leak_int_array()   new int[25] (100 B, no cookie), lost    definite 100 B / 1
-//   leak_obj_array()   new Tracked[4] (8 B cookie + 4 x 16 B), lost
-//                                                              definite 72 B / 1
+//   leak_object()      new Widget (24 B), lost                 definite 24 B /
+//   1 leak_int_array()   new int[25] (100 B, no cookie), lost    definite 100 B
+//   / 1 leak_obj_array()   new Tracked[4] (8 B cookie + 4 x 16 B), lost
+//                                                              definite 72 B /
+//                                                              1
 //   leak_string()      new std::string(39 chars): the 32 B string object
-//                      lost, its 40 B buffer indirect  definite 32 B / 1 + indirect 40 B / 1
+//                      lost, its 40 B buffer indirect  definite 32 B / 1 +
+//                      indirect 40 B / 1
 //   keep_string()      g_name = new std::string(50 chars): the 32 B object
-//                      and its 51 B buffer                     reachable 83 B / 2
+//                      and its 51 B buffer                     reachable 83 B /
+//                      2
 //   a global std::string is destroyed by exit(), so it is not live at exit.
 #include <string>
 

@@ -1,8 +1,9 @@
 // cycle.c: unreachable cycles (Valgrind: one clique leader is definite, the
 // rest of the clique indirect).
-//   leak_ring(3)   a ring of 3 x 48 B      definite 48 B / 1 + indirect 96 B / 2
-//   leak_pair()    two 80 B blocks pointing at each other
-//                                          definite 80 B / 1 + indirect 80 B / 1
+//   leak_ring(3)   a ring of 3 x 48 B      definite 48 B / 1 + indirect 96 B /
+//   2 leak_pair()    two 80 B blocks pointing at each other
+//                                          definite 80 B / 1 + indirect 80 B /
+//                                          1
 //   leak_self()    a 56 B block pointing at itself   definite 56 B / 1
 #include <stdlib.h>
 #include <string.h>

@@ -3,9 +3,11 @@
 //   make_copy()     strdup of 19 chars, lost                definite 20 B / 1
 //   format_msg()    asprintf "value=12345", lost            definite 12 B / 1
 //   build_map()     new std::map<int,int> with 5 entries: the 48 B map lost,
-//                   its 5 x 40 B nodes indirect  definite 48 B / 1 + indirect 200 B / 5
+//                   its 5 x 40 B nodes indirect  definite 48 B / 1 + indirect
+//                   200 B / 5
 //   make_label()    new std::string built by operator+ (60 chars):
-//                   32 B object + 61 B buffer    definite 32 B / 1 + indirect 61 B / 1
+//                   32 B object + 61 B buffer    definite 32 B / 1 + indirect
+//                   61 B / 1
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

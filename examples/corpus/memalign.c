@@ -1,9 +1,10 @@
 // memalign.c: aligned allocation APIs.
 //   leak_posix_memalign()  posix_memalign(64, 100), lost     definite 100 B / 1
 //   leak_aligned_alloc()   aligned_alloc(256, 512), lost     definite 512 B / 1
-//   leak_memalign()        memalign(4096, 1000), lost        definite 1000 B / 1
-//   keep_aligned()         posix_memalign(128, 200) in g_aligned
-//                                                            reachable 200 B / 1
+//   leak_memalign()        memalign(4096, 1000), lost        definite 1000 B /
+//   1 keep_aligned()         posix_memalign(128, 200) in g_aligned
+//                                                            reachable 200 B /
+//                                                            1
 #define _GNU_SOURCE
 #include <malloc.h>
 #include <stdlib.h>

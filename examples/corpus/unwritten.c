@@ -2,8 +2,9 @@
 // block, so such a block still holds whatever the allocator left in it while
 // it was free (a free-list link to the next free chunk). That is not a
 // pointer the program stored and must not make another block reachable.
-//   keep_unwritten()  16 x 48 B malloc, never written, kept   reachable 768 B / 16
-//   leak_neighbours() 16 x 48 B malloc, lost                  definite  768 B / 16
+//   keep_unwritten()  16 x 48 B malloc, never written, kept   reachable 768 B /
+//   16 leak_neighbours() 16 x 48 B malloc, lost                  definite  768
+//   B / 16
 #include <stdlib.h>
 
 #include "examples/corpus/corpus_util.h"
@@ -19,9 +20,7 @@ __attribute__((noinline)) static void churn_free_list(void) {
   for (int i = 31; i >= 0; i--) free(v[i]);
 }
 
-__attribute__((noinline)) void keep_unwritten(int i) {
-  g_kept[i] = malloc(48);
-}
+__attribute__((noinline)) void keep_unwritten(int i) { g_kept[i] = malloc(48); }
 
 __attribute__((noinline)) void leak_neighbours(void) {
   void* volatile p = malloc(48);
