@@ -21,11 +21,14 @@ import json
 import os
 import re
 import subprocess
-import tempfile
+import sys
 import time
 import xml.etree.ElementTree as ET
 
-_WS = "heaplens"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "e2e"))
+import e2e_lib  # noqa: E402
+
 
 KINDS = ("definite", "indirect", "possible", "reachable")
 _VG_KIND = {
@@ -38,23 +41,9 @@ _DIRECT = re.compile(r"^\s*[\d,]+ \(([\d,]+) direct, ([\d,]+) indirect\)")
 _LIB_NAME = re.compile(r"^(?:.*[\s*&])?(?:std|__gnu_cxx)::|^operator (?:new|delete)")
 
 
-def runfile(path):
-    """Absolute path of a workspace-relative runfile (or of bazel-bin's)."""
-    for root in (os.environ.get("TEST_SRCDIR"), os.environ.get("RUNFILES_DIR")):
-        if root:
-            p = os.path.join(root, _WS, path)
-            if os.path.exists(p):
-                return p
-    here = os.path.dirname(os.path.abspath(__file__))
-    p = os.path.join(here, "..", "..", "bazel-bin", path)
-    if os.path.exists(p):
-        return os.path.abspath(p)
-    raise FileNotFoundError(path)
-
-
-def tmpdir():
-    base = os.environ.get("TEST_TMPDIR") or tempfile.gettempdir()
-    return tempfile.mkdtemp(dir=base)
+# Artifact lookup and scratch directories are the end-to-end tests' own.
+runfile = e2e_lib.runfile
+tmpdir = e2e_lib.tmpdir
 
 
 def short_name(function):
