@@ -261,7 +261,8 @@ static void rlimit(int resource) {
   if (setrlimit(resource, &rl)) fail("setrlimit");
   errno = 0;
   void* big = malloc(1ull << 30);
-  if (big != NULL || errno != ENOMEM) fail("1 GiB malloc under a 256 MiB limit");
+  if (big != NULL || errno != ENOMEM)
+    fail("1 GiB malloc under a 256 MiB limit");
   // Fill the limit with small blocks (brk heap) until malloc fails.
   enum { kMax = 1 << 22 };
   void** v = calloc(kMax, sizeof(void*));
@@ -296,13 +297,13 @@ static void double_free(void) {
 static void invalid_free(void) {
   static char not_heap[64];
   char* volatile nh = not_heap;
-  free(nh);              // never allocated
+  free(nh);  // never allocated
   char* volatile p = malloc(100);
-  free(p + 16);          // interior pointer
+  free(p + 16);  // interior pointer
   free(p);
   char* volatile r = malloc(32);
   free(r);
-  r = realloc(r, 64);    // realloc of a freed block (glibc may abort)
+  r = realloc(r, 64);  // realloc of a freed block (glibc may abort)
   (void)r;
   void* q[100];
   for (int i = 0; i < 100; i++) q[i] = malloc(32);
@@ -332,17 +333,28 @@ int main(int argc, char** argv) {
     return 2;
   }
   const char* m = argv[1];
-  if (!strcmp(m, "fork_threads")) fork_threads();
-  else if (!strcmp(m, "fork_signal")) fork_signal();
-  else if (!strcmp(m, "signal_malloc")) signal_malloc();
-  else if (!strcmp(m, "fork_interrupts_malloc")) fork_interrupts_malloc();
-  else if (!strcmp(m, "spawn")) spawn();
-  else if (!strcmp(m, "thread_exit")) thread_exit();
-  else if (!strcmp(m, "rlimit_as")) rlimit(RLIMIT_AS);
-  else if (!strcmp(m, "rlimit_data")) rlimit(RLIMIT_DATA);
-  else if (!strcmp(m, "double_free")) double_free();
-  else if (!strcmp(m, "exec_self")) exec_self();
-  else if (!strcmp(m, "invalid_free")) invalid_free();
+  if (!strcmp(m, "fork_threads"))
+    fork_threads();
+  else if (!strcmp(m, "fork_signal"))
+    fork_signal();
+  else if (!strcmp(m, "signal_malloc"))
+    signal_malloc();
+  else if (!strcmp(m, "fork_interrupts_malloc"))
+    fork_interrupts_malloc();
+  else if (!strcmp(m, "spawn"))
+    spawn();
+  else if (!strcmp(m, "thread_exit"))
+    thread_exit();
+  else if (!strcmp(m, "rlimit_as"))
+    rlimit(RLIMIT_AS);
+  else if (!strcmp(m, "rlimit_data"))
+    rlimit(RLIMIT_DATA);
+  else if (!strcmp(m, "double_free"))
+    double_free();
+  else if (!strcmp(m, "exec_self"))
+    exec_self();
+  else if (!strcmp(m, "invalid_free"))
+    invalid_free();
   else {
     fprintf(stderr, "unknown mode %s\n", m);
     return 2;
