@@ -42,10 +42,34 @@ inline constexpr int kLeakKinds = 5;
 // "definite", "indirect", "possible", "reachable", "unfreed".
 const char* LeakKindName(LeakKind kind);
 
+// memcheck's leak-check heuristics (--leak-check-heuristics, default all
+// since Valgrind 3.11): an interior pointer at one of these layouts counts
+// as a start pointer when marking from the roots.
+enum class LeakHeuristic : uint8_t {
+  kNone = 0,
+  kStdString = 1,            // pre-C++11 std::string: 24 B in, past the rep
+  kLength64 = 2,             // 8 B in, past a 64-bit length of the rest
+  kNewArray = 3,             // 8 B in, past new[]'s element count
+  kMultipleInheritance = 4,  // at a second base class's vtable pointer
+};
+inline constexpr int kLeakHeuristics = 5;
+
+// "stdstring", "length64", "newarray", "multipleinheritance" (memcheck's
+// names); "none".
+const char* LeakHeuristicName(LeakHeuristic h);
+
+inline constexpr uint64_t kUnknownSize = ~0ull;
+
 // The kind of every graph block (by index). References to an index outside
-// the graph are ignored and counted in `*bad_refs` (if not null).
-std::vector<LeakKind> ClassifyHeapGraph(const HeapGraphData& graph,
-                                        uint64_t* bad_refs = nullptr);
+// the graph are ignored and counted in `*bad_refs` (if not null). `sizes`
+// (if not null: one per block, kUnknownSize where unknown) are the requested
+// sizes: interior references at or past them are ignored, and the
+// heuristics need them. `heuristics` (if not null) receives, per block, the
+// heuristic that made it reachable (kNone for the others).
+std::vector<LeakKind> ClassifyHeapGraph(
+    const HeapGraphData& graph, uint64_t* bad_refs = nullptr,
+    const std::vector<uint64_t>* sizes = nullptr,
+    std::vector<LeakHeuristic>* heuristics = nullptr);
 
 // Live blocks of one kind with one allocation stack.
 struct LeakGroup {
@@ -65,6 +89,9 @@ struct LeakResult {
   std::vector<LeakGroup> groups;  // bytes, blocks descending; then kind, stack
   KindTotals totals[kLeakKinds];  // per LeakKind
   KindTotals unfreed;             // every live block, whatever its kind
+  // Of the reachable blocks, those found through a heuristic, per
+  // LeakHeuristic (memcheck's "of which reachable via heuristic").
+  KindTotals via_heuristic[kLeakHeuristics];
   std::vector<std::string> notes;
 };
 

@@ -114,6 +114,9 @@ Report BuildReport(const Analysis& a, Symbolizer& symbolizer,
   r.exit_status = index.summary ? index.summary->exit_status() : 0;
   r.has_graph = a.leaks.has_graph;
   for (int k = 0; k < kLeakKinds; ++k) r.totals[k] = a.leaks.totals[k];
+  for (int h = 0; h < kLeakHeuristics; ++h) {
+    r.via_heuristic[h] = a.leaks.via_heuristic[h];
+  }
   r.unfreed = a.leaks.unfreed;
   r.allocations = a.tracker.allocations();
   r.frees = a.tracker.frees();
@@ -299,6 +302,19 @@ std::string RenderText(const Report& r, const ReportOptions& options) {
            : t.blocks > 0 && i == 2 ? paint(kYellow, text)
                                     : text);
     }
+    bool heading = false;
+    for (int h = 1; h < kLeakHeuristics; ++h) {
+      const KindTotals& t = r.via_heuristic[h];
+      if (t.blocks == 0) continue;
+      if (!heading)
+        line("                      of which reachable via heuristic:");
+      heading = true;
+      line(absl::StrCat(
+          "                        ",
+          absl::StrFormat("%-19s",
+                          LeakHeuristicName(static_cast<LeakHeuristic>(h))),
+          ": ", t.bytes, " bytes in ", t.blocks, " blocks"));
+    }
     const KindTotals& u = r.totals[static_cast<int>(LeakKind::kUnfreed)];
     if (u.blocks > 0) {
       line(absl::StrCat("   not in the graph: ", u.bytes, " bytes in ",
@@ -384,6 +400,19 @@ std::string RenderJson(const Report& r, const ReportOptions& options) {
   w.Uint(r.unfreed.bytes);
   w.Key("unfreed_blocks");
   w.Uint(r.unfreed.blocks);
+  // Part of reachable_*: blocks reached only through an interior pointer
+  // that one of memcheck's leak-check heuristics accepts.
+  w.Key("reachable_via_heuristic");
+  w.BeginObject();
+  for (int h = 1; h < kLeakHeuristics; ++h) {
+    const KindTotals& t = r.via_heuristic[h];
+    const char* name = LeakHeuristicName(static_cast<LeakHeuristic>(h));
+    w.Key(absl::StrCat(name, "_bytes"));
+    w.Uint(t.bytes);
+    w.Key(absl::StrCat(name, "_blocks"));
+    w.Uint(t.blocks);
+  }
+  w.EndObject();
   w.Key("has_heap_graph");
   w.Bool(r.has_graph);
   w.Key("total_allocations");

@@ -61,6 +61,9 @@ struct Report {
   bool has_graph = false;
   KindTotals totals[kLeakKinds];
   KindTotals unfreed;
+  // Reachable blocks found through a leak-check heuristic, per
+  // LeakHeuristic (included in totals[kReachable]).
+  KindTotals via_heuristic[kLeakHeuristics];
   uint64_t allocations = 0;
   uint64_t frees = 0;
   uint64_t bytes_allocated = 0;

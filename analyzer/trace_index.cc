@@ -134,6 +134,50 @@ absl::Status Indexer::OnHeader(const RawPacket& p, const trace::Header& h) {
   return absl::OkStatus();
 }
 
+// Appends an InteriorRef for each interior reference of `refs`, from the
+// descriptors and words of format 1.1 (none: plain interior references).
+template <typename Refs, typename Packed>
+absl::Status AppendInterior(const Refs& refs, const Packed& desc,
+                            const Packed& words,
+                            std::vector<InteriorRef>* out) {
+  size_t n = 0;
+  for (uint64_t ref : refs) n += ref & 1;
+  if (desc.empty() && words.empty()) {
+    out->resize(out->size() + n);
+    return absl::OkStatus();
+  }
+  if (static_cast<size_t>(desc.size()) != n) {
+    return absl::InvalidArgumentError(absl::StrCat("heap graph: ", desc.size(),
+                                                   " interior descriptors for ",
+                                                   n, " interior references"));
+  }
+  int w = 0;
+  for (uint64_t d : desc) {
+    InteriorRef r;
+    r.min_offset = d >> 3;
+    r.flags = static_cast<uint32_t>(d & 7);
+    const int need =
+        ((r.flags & (InteriorRef::kAt8 | InteriorRef::kString)) ? 1 : 0) +
+        ((r.flags & InteriorRef::kString) ? 1 : 0) +
+        ((r.flags & InteriorRef::kMulti) ? 1 : 0);
+    if (w + need > words.size()) {
+      return absl::InvalidArgumentError(
+          "heap graph: interior descriptors need more words than given");
+    }
+    if (r.flags & (InteriorRef::kAt8 | InteriorRef::kString)) {
+      r.word0 = words[w++];
+    }
+    if (r.flags & InteriorRef::kString) r.word1 = words[w++];
+    if (r.flags & InteriorRef::kMulti) r.mi_offset = words[w++];
+    out->push_back(r);
+  }
+  if (w != words.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "heap graph: ", words.size() - w, " interior words left over"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Indexer::OnGraph(const RawPacket& p, const trace::HeapGraph& g) {
   if (graph_bad_ || graph_last_) {
     if (graph_last_) {
@@ -153,6 +197,11 @@ absl::Status Indexer::OnGraph(const RawPacket& p, const trace::HeapGraph& g) {
       root.address = r.address();
       root.size = r.size();
       root.refs.assign(r.ref().begin(), r.ref().end());
+      if (absl::Status s = AppendInterior(r.ref(), r.interior(),
+                                          r.interior_word(), &root.interior);
+          !s.ok()) {
+        return Fail(p.offset, s.message());
+      }
       d.roots.push_back(std::move(root));
     }
     d.edge_begin.push_back(0);
@@ -190,6 +239,11 @@ absl::Status Indexer::OnGraph(const RawPacket& p, const trace::HeapGraph& g) {
     }
     d.block_address.push_back(addr);
     d.edge_begin.push_back(d.edge_begin.back() + g.edge_count(i));
+  }
+  if (absl::Status s = AppendInterior(g.edge(), g.interior(), g.interior_word(),
+                                      &d.interior);
+      !s.ok()) {
+    return Fail(p.offset, s.message());
   }
   d.edges.insert(d.edges.end(), g.edge().begin(), g.edge().end());
   if (g.last()) graph_last_ = true;

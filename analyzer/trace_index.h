@@ -26,7 +26,7 @@ namespace heaplens {
 
 // The trace format this analyzer reads.
 inline constexpr uint32_t kFormatMajor = 1;
-inline constexpr uint32_t kFormatMinor = 0;
+inline constexpr uint32_t kFormatMinor = 1;
 
 // Where one EventBatch is and what it covers (its small fields only).
 struct BatchRef {
@@ -40,6 +40,19 @@ struct BatchRef {
   uint64_t packet_offset = 0;  // the enclosing packet, for messages
 };
 
+// What a source's interior references to a block say (trace.proto
+// HeapGraph.interior): the smallest offset into the block, and the
+// evidence for memcheck's leak-check heuristics. A 1.0 trace has none:
+// min_offset 0 and no flags make a plain interior reference.
+struct InteriorRef {
+  enum Flag : uint32_t { kAt8 = 1, kString = 2, kMulti = 4 };
+  uint64_t min_offset = 0;
+  uint64_t word0 = 0;      // the block's first word (kAt8, kString)
+  uint64_t word1 = 0;      // its second word (kString)
+  uint64_t mi_offset = 0;  // kMulti: where the vtable pointer is
+  uint32_t flags = 0;
+};
+
 // The heap graph at exit (HeapGraph packets), see trace.proto.
 struct HeapGraphData {
   struct Root {
@@ -47,13 +60,15 @@ struct HeapGraphData {
     std::string name;
     uint64_t address = 0;
     uint64_t size = 0;
-    std::vector<uint64_t> refs;  // (index << 1) | interior
+    std::vector<uint64_t> refs;         // (index << 1) | interior
+    std::vector<InteriorRef> interior;  // one per interior ref, in order
   };
   uint64_t block_count = 0;
   std::vector<uint64_t> block_address;  // ascending
   std::vector<uint64_t> edge_begin;     // block i: edges[edge_begin[i] ..
                                         //   edge_begin[i + 1])
   std::vector<uint64_t> edges;          // (index << 1) | interior
+  std::vector<InteriorRef> interior;    // one per interior edge, in order
   std::vector<Root> roots;
   bool complete = false;  // the `last` packet was read and counts agree
 };

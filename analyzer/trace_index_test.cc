@@ -58,7 +58,7 @@ TEST(TraceIndexTest, NewerMajorIsRefusedWithTheVersion) {
   auto index = Index(b);
   EXPECT_EQ(index.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(index.status().message(), HasSubstr("trace format 2.3"));
-  EXPECT_THAT(index.status().message(), HasSubstr("reads format 1.0"));
+  EXPECT_THAT(index.status().message(), HasSubstr("reads format 1.1"));
 }
 
 TEST(TraceIndexTest, UnknownFieldsAndPacketsAreAccepted) {

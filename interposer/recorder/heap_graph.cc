@@ -34,6 +34,7 @@ class GrowBuf {
     return true;
   }
   uint8_t* data() { return p_; }
+  const uint8_t* data() const { return p_; }
   size_t size() const { return len_; }
   size_t capacity() const { return cap_; }
   void set_size(size_t n) { len_ = n; }
@@ -93,20 +94,159 @@ void SortRanges(Range* r, size_t n) {
   }
 }
 
+// What one source knows about its interior references to one block, for
+// Valgrind's leak-check heuristics and its bounds test (the analyzer knows
+// the requested size; trace.proto HeapGraph.interior).
+struct Interior {
+  uint64_t min_offset;  // the smallest offset of a pointer into the block
+  uint64_t mi_offset;   // the smallest offset passing multipleinheritance
+  uint64_t word0;       // the block's first two words (kAt8, kString)
+  uint64_t word1;
+  uint32_t flags;
+};
+constexpr uint32_t kAt8 = 1;     // a pointer at offset 8 (length64, newarray)
+constexpr uint32_t kString = 2;  // at offset 24, and word0 <= word1 (stdstring)
+constexpr uint32_t kMulti = 4;   // multipleinheritance, at mi_offset
+constexpr int kInteriorFlagBits = 3;
+
+bool ReadMaps(GrowBuf* buf);
+
+// The process's file-backed mappings, to tell whether a word points at a
+// C++ virtual table: inside a readable file mapping, and its first entries
+// are null or point into executable file mappings, with two code pointers
+// before anything else (memcheck's test for multipleinheritance).
+class MapTable {
+ public:
+  ~MapTable() {
+    if (cache_ != nullptr) InternalUnmap(cache_, kCache * sizeof(CacheEntry));
+  }
+
+  bool Load() {
+    GrowBuf text;
+    if (!ReadMaps(&text)) return false;
+    cache_ = static_cast<CacheEntry*>(InternalMap(kCache * sizeof(CacheEntry)));
+    if (cache_ == nullptr) return false;
+    const char* p = reinterpret_cast<const char*>(text.data());
+    while (*p != '\0') {
+      const char* end = strchr(p, '\n');
+      if (end == nullptr) end = p + strlen(p);
+      Map m;
+      const char* q = p;
+      m.start = ParseHexAt(&q);
+      if (*q == '-') ++q;
+      m.end = ParseHexAt(&q);
+      if (*q == ' ') ++q;
+      const bool readable = q[0] == 'r';
+      m.exec = q[2] == 'x';
+      int fields = 0;  // perms, offset, dev, inode, then the path
+      while (q < end && fields < 4) {
+        while (q < end && *q != ' ') ++q;
+        while (q < end && *q == ' ') ++q;
+        ++fields;
+      }
+      p = *end == '\n' ? end + 1 : end;
+      if (!readable || q >= end || *q != '/') continue;
+      if (!maps_.Reserve(sizeof(Map))) return false;
+      memcpy(maps_.data() + maps_.size(), &m, sizeof(m));
+      maps_.set_size(maps_.size() + sizeof(m));
+    }
+    loaded_ = true;
+    return true;
+  }
+
+  bool LooksLikeVtable(uint64_t a) {
+    if (!loaded_ || a < 4096 || (a & 7) != 0) return false;
+    CacheEntry& e = cache_[(a >> 3) % kCache];
+    if (e.address == a) return e.verdict;
+    e.address = a;
+    e.verdict = Check(a);
+    return e.verdict;
+  }
+
+ private:
+  struct Map {
+    uintptr_t start, end;
+    bool exec;
+  };
+  struct CacheEntry {
+    uint64_t address;
+    bool verdict;
+  };
+  static constexpr size_t kCache = 1024;
+  static constexpr size_t kMaxEntries = 20;
+
+  static uintptr_t ParseHexAt(const char** p) {
+    uintptr_t v = 0;
+    for (;; ++*p) {
+      const char c = **p;
+      if (c >= '0' && c <= '9') {
+        v = v * 16 + static_cast<uintptr_t>(c - '0');
+      } else if (c >= 'a' && c <= 'f') {
+        v = v * 16 + static_cast<uintptr_t>(c - 'a' + 10);
+      } else {
+        return v;
+      }
+    }
+  }
+
+  const Map* Find(uintptr_t a) const {
+    const Map* m = reinterpret_cast<const Map*>(maps_.data());
+    size_t lo = 0, hi = maps_.size() / sizeof(Map);
+    while (lo < hi) {  // the first map ending above a
+      const size_t mid = (lo + hi) / 2;
+      if (m[mid].end <= a) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    if (lo == maps_.size() / sizeof(Map) || m[lo].start > a) return nullptr;
+    return &m[lo];
+  }
+
+  bool Check(uintptr_t a) const {
+    const Map* table = Find(a);
+    if (table == nullptr) return false;
+    uint64_t words[kMaxEntries];
+    size_t n = kMaxEntries;
+    if ((table->end - a) / 8 < n) n = (table->end - a) / 8;
+    struct iovec local = {words, n * 8};
+    struct iovec remote = {reinterpret_cast<void*>(a), n * 8};
+    const ssize_t r =
+        syscall(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0);
+    if (r <= 0) return false;
+    n = static_cast<size_t>(r) / 8;
+    int code = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (words[i] == 0) continue;
+      const Map* m = Find(words[i]);
+      if (m == nullptr || !m->exec) return false;
+      if (++code == 2) return true;
+    }
+    return false;
+  }
+
+  GrowBuf maps_;
+  CacheEntry* cache_ = nullptr;
+  bool loaded_ = false;
+};
+
 class GraphBuilder {
  public:
-  GraphBuilder(const Chunks& c, PacketEmit emit, void* arg)
-      : c_(c), emit_(emit), arg_(arg) {}
+  GraphBuilder(const Chunks& c, MapTable* maps) : c_(c), maps_(maps) {}
 
   bool Init() {
     size_t bytes = (c_.n * 2 + 1) * sizeof(uint32_t);
     stamp_ = static_cast<uint32_t*>(InternalMap(bytes));
     stamp_bytes_ = bytes;
+    pos_bytes_ = (c_.n + 1) * sizeof(uint32_t);
+    pos_ = static_cast<uint32_t*>(InternalMap(pos_bytes_));
     bounce_ = static_cast<uint8_t*>(InternalMap(kBounce));
-    return stamp_ != nullptr && bounce_ != nullptr;
+    return stamp_ != nullptr && pos_ != nullptr && bounce_ != nullptr;
   }
   ~GraphBuilder() {
     if (stamp_ != nullptr) InternalUnmap(stamp_, stamp_bytes_);
+    if (pos_ != nullptr) InternalUnmap(pos_, pos_bytes_);
     if (bounce_ != nullptr) InternalUnmap(bounce_, kBounce);
   }
 
@@ -128,24 +268,38 @@ class GraphBuilder {
     return (static_cast<uint64_t>(i) << 1) | (v != c_.start[i] ? 1 : 0);
   }
 
-  // Scans words of [p, p + n) (already readable memory) adding refs to out.
-  bool ScanWords(const uint8_t* p, size_t n, GrowBuf* out) {
+  // Scans words of [p, p + n) (already readable memory) adding refs to
+  // `out` and, for each new interior ref, an Interior record to `info`.
+  bool ScanWords(const uint8_t* p, size_t n, GrowBuf* out, GrowBuf* info) {
     const uintptr_t* w = reinterpret_cast<const uintptr_t*>(p);
     size_t words = n / sizeof(uintptr_t);
     for (size_t i = 0; i < words; ++i) {
       uint64_t ref = Lookup(w[i]);
       if (ref == ~0ull) continue;
-      if (stamp_[ref] == cur_stamp_) continue;
-      stamp_[ref] = cur_stamp_;
-      if (!out->Reserve(sizeof(uint64_t))) return false;
-      memcpy(out->data() + out->size(), &ref, sizeof(ref));
-      out->set_size(out->size() + sizeof(ref));
+      const size_t block = static_cast<size_t>(ref >> 1);
+      if (stamp_[ref] != cur_stamp_) {
+        stamp_[ref] = cur_stamp_;
+        if (!out->Reserve(sizeof(uint64_t))) return false;
+        memcpy(out->data() + out->size(), &ref, sizeof(ref));
+        out->set_size(out->size() + sizeof(ref));
+        if ((ref & 1) != 0) {
+          if (!info->Reserve(sizeof(Interior))) return false;
+          pos_[block] = static_cast<uint32_t>(info->size() / sizeof(Interior));
+          Interior fresh = {~0ull, ~0ull, 0, 0, 0};
+          memcpy(info->data() + info->size(), &fresh, sizeof(fresh));
+          info->set_size(info->size() + sizeof(fresh));
+        }
+      }
+      if ((ref & 1) != 0) {
+        NoteInterior(reinterpret_cast<Interior*>(info->data()) + pos_[block],
+                     w[i], block);
+      }
     }
     return true;
   }
 
   // Scans foreign memory safely through process_vm_readv.
-  bool ScanSafely(uintptr_t start, uintptr_t end, GrowBuf* out) {
+  bool ScanSafely(uintptr_t start, uintptr_t end, GrowBuf* out, GrowBuf* info) {
     start = (start + 7) & ~static_cast<uintptr_t>(7);
     pid_t pid = getpid();
     while (start + sizeof(uintptr_t) <= end) {
@@ -159,7 +313,9 @@ class GraphBuilder {
         start = (start + 4096) & ~static_cast<uintptr_t>(4095);
         continue;
       }
-      if (!ScanWords(bounce_, static_cast<size_t>(r), out)) return false;
+      if (!ScanWords(bounce_, static_cast<size_t>(r), out, info)) {
+        return false;
+      }
       start += static_cast<size_t>(r) & ~static_cast<size_t>(7);
       if ((static_cast<size_t>(r) & 7) != 0) start += 8;
     }
@@ -171,12 +327,45 @@ class GraphBuilder {
   const Chunks& chunks() const { return c_; }
 
  private:
+  static uint64_t WordAt(uintptr_t a) {
+    uint64_t v;
+    memcpy(&v, reinterpret_cast<const void*>(a), sizeof(v));
+    return v;
+  }
+
+  // Pointer value v points inside live block `block` (not at its start).
+  // Heap chunks are the allocator's own memory and always readable.
+  void NoteInterior(Interior* in, uintptr_t v, size_t block) {
+    const uintptr_t start = c_.start[block];
+    const uint64_t usable = c_.end[block] - start;
+    const uint64_t off = v - start;
+    if (off < in->min_offset) in->min_offset = off;
+    if (off == 8) {
+      in->flags |= kAt8;
+      in->word0 = WordAt(start);
+    } else if (off == 24 && (in->flags & kString) == 0) {
+      const uint64_t length = WordAt(start), capacity = WordAt(start + 8);
+      if (length <= capacity) {
+        in->flags |= kString;
+        in->word0 = length;
+        in->word1 = capacity;
+      }
+    }
+    if ((v & 7) == 0 && off >= 8 && off + 8 <= usable && off < in->mi_offset &&
+        maps_ != nullptr && maps_->LooksLikeVtable(WordAt(v)) &&
+        maps_->LooksLikeVtable(WordAt(start))) {
+      in->flags |= kMulti;
+      in->mi_offset = off;
+    }
+  }
+
   static constexpr size_t kBounce = 256 << 10;
   const Chunks& c_;
-  PacketEmit emit_;
-  void* arg_;
+  MapTable* maps_;
   uint32_t* stamp_ = nullptr;
   size_t stamp_bytes_ = 0;
+  uint32_t* pos_ = nullptr;  // block -> its Interior in the current scan
+  size_t pos_bytes_ = 0;
   uint32_t cur_stamp_ = 0;
   uint8_t* bounce_ = nullptr;
 };
@@ -191,24 +380,55 @@ void PutPacked(WireWriter* w, uint32_t field, const uint64_t* v, size_t n) {
   for (size_t i = 0; i < n; ++i) w->RawVarint(v[i]);
 }
 
+// The size of the interior descriptors and words of `info` (n records).
+size_t InteriorWords(const Interior* in, size_t n, uint64_t* out) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if ((in[i].flags & (kAt8 | kString)) != 0) out[k++] = in[i].word0;
+    if ((in[i].flags & kString) != 0) out[k++] = in[i].word1;
+    if ((in[i].flags & kMulti) != 0) out[k++] = in[i].mi_offset;
+  }
+  return k;
+}
+
+// Writes the interior descriptors ((min_offset << 3) | flags) as packed
+// field `desc_field` and their words as `word_field`. `scratch` must hold
+// 3 * n words.
+void PutInterior(WireWriter* w, uint32_t desc_field, uint32_t word_field,
+                 const Interior* in, size_t n, uint64_t* scratch) {
+  if (n == 0) return;
+  for (size_t i = 0; i < n; ++i) {
+    scratch[i] = (in[i].min_offset << kInteriorFlagBits) | in[i].flags;
+  }
+  PutPacked(w, desc_field, scratch, n);
+  PutPacked(w, word_field, scratch, InteriorWords(in, n, scratch));
+}
+
 struct RootCtx {
   GraphBuilder* g;
   GrowBuf* pkt;  // encoded RootRegion messages (field 2 of HeapGraph)
   GrowBuf refs;
+  GrowBuf info;     // Interior records of the interior refs
+  GrowBuf scratch;  // for PutInterior
   bool ok = true;
 };
 
 bool AddRoot(RootCtx* ctx, uint32_t kind, const char* name, size_t name_len,
              uintptr_t start, uintptr_t end, bool direct) {
   ctx->refs.set_size(0);
+  ctx->info.set_size(0);
   ctx->g->NewStamp();
   bool ok = direct ? ctx->g->ScanWords(reinterpret_cast<const uint8_t*>(start),
-                                       end - start, &ctx->refs)
-                   : ctx->g->ScanSafely(start, end, &ctx->refs);
+                                       end - start, &ctx->refs, &ctx->info)
+                   : ctx->g->ScanSafely(start, end, &ctx->refs, &ctx->info);
   if (!ok) return false;
   size_t nrefs = ctx->refs.size() / sizeof(uint64_t);
-  size_t need = 64 + name_len + nrefs * 10;
+  size_t ninterior = ctx->info.size() / sizeof(Interior);
+  size_t need = 64 + name_len + nrefs * 10 + ninterior * 40;
   if (!ctx->pkt->Reserve(need)) return false;
+  if (!ctx->scratch.Reserve(ninterior * 3 * sizeof(uint64_t) + 8)) {
+    return false;
+  }
   WireWriter w(ctx->pkt->data() + ctx->pkt->size(),
                ctx->pkt->capacity() - ctx->pkt->size());
   size_t m = w.BeginNested(2);
@@ -217,6 +437,8 @@ bool AddRoot(RootCtx* ctx, uint32_t kind, const char* name, size_t name_len,
   w.Uint(3, start);
   w.Uint(4, end - start);
   PutPacked(&w, 5, reinterpret_cast<const uint64_t*>(ctx->refs.data()), nrefs);
+  PutInterior(&w, 6, 7, reinterpret_cast<const Interior*>(ctx->info.data()),
+              ninterior, reinterpret_cast<uint64_t*>(ctx->scratch.data()));
   w.EndNested(m);
   if (w.overflow()) return false;
   ctx->pkt->set_size(ctx->pkt->size() + w.size());
@@ -359,7 +581,9 @@ bool WriteHeapGraphWith(const HeapGraphSources& src, PacketEmit emit, void* arg,
   stats->live_bytes = 0;
   for (size_t i = 0; i < c.n; ++i) stats->live_bytes += c.end[i] - c.start[i];
 
-  GraphBuilder g(c, emit, arg);
+  MapTable maps;  // for multipleinheritance; without it that test fails
+  maps.Load();    // (no /proc: no multipleinheritance matches)
+  GraphBuilder g(c, &maps);
   bool ok = g.Init();
 
   // 2. Excluded ranges: the heap and heaplens' own memory. Collected before
@@ -379,7 +603,8 @@ bool WriteHeapGraphWith(const HeapGraphSources& src, PacketEmit emit, void* arg,
   if (ok) {
     // Make sure the buffers used from here on exist, then take the internal
     // regions again so they are excluded too.
-    ok = roots.Reserve(1 << 20) && ctx.refs.Reserve(1 << 20);
+    ok = roots.Reserve(1 << 20) && ctx.refs.Reserve(1 << 20) &&
+         ctx.info.Reserve(1 << 20) && ctx.scratch.Reserve(1 << 20);
     if (ok) {
       src.for_each_internal_region(AddRange, &ex);
       SortRanges(ex.at(), ex.n);
@@ -412,15 +637,17 @@ bool WriteHeapGraphWith(const HeapGraphSources& src, PacketEmit emit, void* arg,
   }
 
   // 4. Blocks, in packets of about 1 MiB of edges.
-  GrowBuf edges;   // uint64 refs of the current packet
-  GrowBuf counts;  // uint32 per block
+  GrowBuf edges;    // uint64 refs of the current packet
+  GrowBuf info;     // Interior records of its interior refs
+  GrowBuf scratch;  // for PutInterior
+  GrowBuf counts;   // uint32 per block
   size_t first = 0;
   stats->edges = 0;
   for (size_t i = 0; ok && i < c.n; ++i) {
     size_t before = edges.size();
     g.NewStamp();
     ok = g.ScanWords(reinterpret_cast<const uint8_t*>(c.start[i]),
-                     c.end[i] - c.start[i], &edges);
+                     c.end[i] - c.start[i], &edges, &info);
     if (!ok) break;
     uint32_t k = static_cast<uint32_t>((edges.size() - before) / 8);
     stats->edges += k;
@@ -430,9 +657,12 @@ bool WriteHeapGraphWith(const HeapGraphSources& src, PacketEmit emit, void* arg,
     counts.set_size(counts.size() + 4);
     size_t nblocks = counts.size() / 4;
     bool last = i + 1 == c.n;
-    if (last || edges.size() >= (1 << 20) || nblocks >= 65536) {
+    if (last || edges.size() >= (1 << 20) || info.size() >= (1 << 20) ||
+        nblocks >= 65536) {
       size_t nedges = edges.size() / 8;
-      ok = out.Reserve(64 + nblocks * 25 + nedges * 10);
+      size_t ninterior = info.size() / sizeof(Interior);
+      ok = out.Reserve(64 + nblocks * 25 + nedges * 10 + ninterior * 40) &&
+           scratch.Reserve(ninterior * 3 * sizeof(uint64_t) + 8);
       if (!ok) break;
       WireWriter w(out.data(), out.capacity());
       WireWriter::PacketMark m = w.BeginPacket(kPacketGraph);
@@ -465,10 +695,13 @@ bool WriteHeapGraphWith(const HeapGraphSources& src, PacketEmit emit, void* arg,
       }
       PutPacked(&w, 6, tmp, nedges);
       w.Bool(7, last);
+      PutInterior(&w, 8, 9, reinterpret_cast<const Interior*>(info.data()),
+                  ninterior, reinterpret_cast<uint64_t*>(scratch.data()));
       w.EndPacket(m);
       ok = !w.overflow() && EmitBuf(emit, arg, w.data(), w.size());
       first = i + 1;
       edges.set_size(0);
+      info.set_size(0);
       counts.set_size(0);
     }
   }

@@ -5,7 +5,7 @@ namespace heaplens {
 void EncodeHeader(WireWriter* w, const HeaderInfo& h) {
   WireWriter::PacketMark m = w->BeginPacket(kPacketHeader);
   w->Uint(1, 1);  // format_major
-  w->Uint(2, 0);  // format_minor
+  w->Uint(2, 1);  // format_minor
   w->Uint(3, h.pid);
   w->Uint(4, h.ppid);
   if (h.exe != nullptr && h.exe[0] != '\0') w->String(5, h.exe);
