@@ -37,6 +37,28 @@ struct AnalyzeOptions {
   ReplayProgress progress;
 };
 
+// The blocks a forked child inherited: its parent's live set at the fork,
+// from the parent's trace, with the stacks imported into the child's table.
+struct InheritedBlocks {
+  std::string parent_path;    // empty: the parent's trace was not found
+  uint64_t fork_time_ns = 0;  // in the parent's trace clock
+  LiveSet live;               // times in the parent's clock
+  std::string note;           // why nothing was found
+};
+
+// Where a forked child's parent may have written its trace, given the
+// child's path: the child's pid replaced by the parent's (MALLOC_TRACE with
+// %p), or the child's ".<pid>" suffix removed (without %p).
+std::vector<std::string> ParentTraceCandidates(const std::string& path,
+                                               uint32_t child_pid,
+                                               uint32_t parent_pid);
+
+// For a trace with Header.parent_trace_pid: finds the parent's trace among
+// ParentTraceCandidates (same pid, started before the child) and replays it
+// up to the child's start. Nothing (and a note) when it is not there.
+absl::StatusOr<InheritedBlocks> FindInheritedBlocks(const TraceIndex& child,
+                                                    StackTable* child_stacks);
+
 // Errors: as TraceReader::Open, IndexTrace and Replay (NotFound,
 // DataLoss with file and byte offset, FailedPrecondition for a newer
 // format).

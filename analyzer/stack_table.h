@@ -35,6 +35,13 @@ class StackTable {
   bool Add(const trace::StackNodes& packet, uint32_t epoch_index,
            std::string* error);
 
+  // Adds one node (frame `pc` called from stack `parent`) and returns its id:
+  // how stacks from another trace (a forked child's parent) are imported.
+  uint64_t AddNode(uint64_t pc, uint64_t parent, uint32_t epoch_index) {
+    nodes_.push_back(Node{pc, static_cast<uint32_t>(parent), epoch_index});
+    return nodes_.size() - 1;
+  }
+
   // Number of defined ids, including the empty stack 0.
   uint64_t size() const { return nodes_.size(); }
   bool Contains(uint64_t id) const { return id < nodes_.size(); }

@@ -80,12 +80,14 @@ CASES = {
         argv=[C + "fork"],
         valgrind_args=["--trace-children=yes"],
         heaplens={"main": {(D, "parent_leak"): (111, 1),
-                           (R, "keep_shared"): (32, 1)},
-                  # The block inherited from the parent is missing from the
-                  # child's trace (docs/trace_format.md "fork").
-                  "child": {(D, "child_leak"): (444, 2)}},
-        valgrind_differs={"child": {(R, "keep_shared"): (32, 1)}},
-        note="child: inherited block missing from heaplens' child trace"),
+                           (R, "keep_shared"): (32, 1),
+                           (R, "lose_before_fork"): (77, 1)},
+                  # The child inherited g_shared's block: its size and stack
+                  # come from the parent's trace.
+                  "child": {(D, "child_leak"): (444, 2),
+                            (R, "keep_shared"): (32, 1),
+                            (D, "lose_before_fork"): (77, 1)}},
+        note="child: inherited blocks from the parent's trace"),
     "million": dict(
         argv=[C + "million", "1000000"],
         heaplens={"main": {}},
@@ -94,12 +96,9 @@ CASES = {
         argv=[C + "interior"],
         heaplens={"main": {(P, "keep_interior"): (64, 1),
                            (P, "keep_chain"): (72, 2),
-                           # Valgrind: a pointer one past the requested end
-                           # is no pointer into the block.
-                           (P, "keep_one_past"): (24, 1)}},
-        valgrind_differs={"main": {(P, "keep_one_past"): None,
-                                   (D, "keep_one_past"): (24, 1)}},
-        note="one-past-the-end pointer: heaplens counts usable size"),
+                           # A pointer one past the requested end is no
+                           # pointer into the block (as in Valgrind).
+                           (D, "keep_one_past"): (24, 1)}}),
     "cycle": dict(
         argv=[C + "cycle"],
         heaplens={"main": {(D, "leak_ring"): (48, 1),
@@ -143,18 +142,13 @@ CASES = {
         note="stdout buffer freed by Valgrind's __libc_freeres"),
     "heuristics": dict(
         argv=[C + "heuristics"],
-        heaplens={"main": {(P, "keep_newarray"): (56, 1),
-                           (P, "keep_length64"): (72, 1),
-                           (P, "keep_second_base"): (32, 1),
+        heaplens={"main": {(R, "keep_newarray"): (56, 1),
+                           (R, "keep_length64"): (72, 1),
+                           (R, "keep_second_base"): (32, 1),
+                           (R, "keep_string_rep"): (35, 1),
                            (P, "keep_plain_interior"): (40, 1)}},
-        valgrind_differs={"main": {(P, "keep_newarray"): None,
-                                   (R, "keep_newarray"): (56, 1),
-                                   (P, "keep_length64"): None,
-                                   (R, "keep_length64"): (72, 1),
-                                   (P, "keep_second_base"): None,
-                                   (R, "keep_second_base"): (32, 1)}},
         note="Valgrind's default heuristics: newarray, length64, "
-             "multipleinheritance"),
+             "multipleinheritance, stdstring"),
 }
 
 
