@@ -515,8 +515,9 @@ ThreadBuffer* AttachThread();
 
 // The stack of the hook's caller. Hot path: the frame-pointer walk over
 // heaplens' own frames finds frame 0, and a cached stack whose slots still
-// hold its pcs is reused (a few loads per frame, no unwinding).
-inline uint32_t CurrentStack() {
+// hold its pcs is reused (a few loads per frame, no unwinding). Inlined into
+// the hook: one frame fewer for FindStackTop to walk.
+__attribute__((always_inline)) inline uint32_t CurrentStack() {
   ThreadBuffer* b = t_buf;
   if (__builtin_expect(b == nullptr, 0)) b = AttachThread();
   StackTop top;

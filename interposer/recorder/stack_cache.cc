@@ -28,6 +28,15 @@ void StackCache::Clear() {
   memset(meta_, 0, sizeof(Meta) * kEntries);
   memset(index_, 0, 2 * sizeof(uint32_t) * kIndexBuckets);
   next_victim_ = 0;
+  last_id_ = 0;
+  last_depth_ = 0;
+}
+
+void StackCache::Remember(int e) {
+  last_id_ = meta_[e].id;
+  last_depth_ = meta_[e].depth;
+  last_pcs_ = pcs_ + static_cast<size_t>(e) * max_depth_;
+  last_slots_ = slots_ + static_cast<size_t>(e) * max_depth_;
 }
 
 bool StackCache::Verify(int e, int j, uintptr_t slot, uintptr_t pc) const {
@@ -46,7 +55,7 @@ bool StackCache::Verify(int e, int j, uintptr_t slot, uintptr_t pc) const {
   return true;
 }
 
-uint32_t StackCache::Find(const StackTop& top) {
+uint32_t StackCache::FindIndexed(const StackTop& top) {
   const uint32_t* b = index_ + 2 * Bucket(top.slot, top.ip);
   for (int way = 0; way < 2; ++way) {
     uint32_t v = b[way];
@@ -55,6 +64,7 @@ uint32_t StackCache::Find(const StackTop& top) {
     int e = static_cast<int>(v >> 9), j = static_cast<int>(v & 511);
     if (j == 0 && Verify(e, 0, top.slot, top.ip)) {
       ++hits_;
+      Remember(e);
       return meta_[e].id;
     }
   }
@@ -113,6 +123,9 @@ void StackCache::Insert(uint32_t id, const UnwoundStack& s) {
     b[1] = b[0];
     b[0] = v;
   }
+  // Entry e changed: the memo now names the stack just inserted (the next
+  // event from the same site is usually the same stack).
+  Remember(e);
 }
 
 }  // namespace heaplens

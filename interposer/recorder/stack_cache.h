@@ -58,8 +58,26 @@ class StackCache {
   }
 
   // The id of the cached stack whose frame 0 is `top` and whose slots all
-  // still hold its pcs; 0 if there is none.
-  uint32_t Find(const StackTop& top);
+  // still hold its pcs; 0 if there is none. The entry that matched last
+  // (or was inserted last) is tried first, without the index lookup: an
+  // allocation site in a loop is the same stack event after event.
+  uint32_t Find(const StackTop& top) {
+    if (last_id_ != 0 && last_slots_[0] == top.slot &&
+        last_pcs_[0] == top.ip) {
+      int k = 1;
+      while (k < last_depth_ &&
+             *reinterpret_cast<const volatile uint64_t*>(last_slots_[k]) ==
+                 last_pcs_[k]) {
+        ++k;
+      }
+      if (k == last_depth_) {
+        ++hits_;
+        ++memo_hits_;
+        return last_id_;
+      }
+    }
+    return FindIndexed(top);
+  }
 
   // Called by UnwindFrom for the frame at index s->depth, (slot, pc), not
   // yet appended. If a cached stack contains that frame, its outer slots
@@ -78,6 +96,8 @@ class StackCache {
   uint64_t hits() const { return hits_; }
   uint64_t misses() const { return misses_; }
   uint64_t splices() const { return splices_; }
+  // Hits found by the last-entry memo (a subset of hits()).
+  uint64_t memo_hits() const { return memo_hits_; }
 
  private:
   struct Meta {
@@ -97,6 +117,10 @@ class StackCache {
   // Whether entry e holds (slot, pc) at frame j and its frames beyond j
   // still hold their pcs on the live stack.
   bool Verify(int e, int j, uintptr_t slot, uintptr_t pc) const;
+  // Find through the index; remembers the entry that matched.
+  uint32_t FindIndexed(const StackTop& top);
+  // Makes entry e the one Find tries first.
+  void Remember(int e);
 
   int max_depth_ = 0;
   uint32_t generation_ = 0;
@@ -105,7 +129,13 @@ class StackCache {
   uint64_t* pcs_ = nullptr;    // kEntries * max_depth_
   uint64_t* slots_ = nullptr;  // kEntries * max_depth_
   uint32_t* index_ = nullptr;  // 2 * kIndexBuckets
-  uint64_t hits_ = 0, misses_ = 0, splices_ = 0;
+  // The memo: a copy of entry e's id and depth and its frames (the memo is
+  // cleared, or moved to the new entry, whenever entry e changes).
+  uint32_t last_id_ = 0;
+  int last_depth_ = 0;
+  const uint64_t* last_pcs_ = nullptr;
+  const uint64_t* last_slots_ = nullptr;
+  uint64_t hits_ = 0, misses_ = 0, splices_ = 0, memo_hits_ = 0;
 };
 
 }  // namespace heaplens

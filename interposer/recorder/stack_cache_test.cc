@@ -194,6 +194,7 @@ TEST(StackCacheTest, MatchesFullUnwindOnRandomTrees) {
     EXPECT_EQ(t.failures, 0) << "depth " << depth;
     EXPECT_EQ(t.checked, 3000);
     EXPECT_GT(t.cache.hits(), 1000u) << "depth " << depth;
+    EXPECT_GT(t.cache.memo_hits(), 0u) << "depth " << depth;
     if (depth == 64) EXPECT_GT(t.cache.splices(), 10u);
   }
 }
@@ -279,6 +280,41 @@ TEST(StackCacheTest, ForkedChild) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_EQ(t.failures, 0);
+}
+
+// Find tries the last matched entry first. Two stacks with the same frame 0
+// (slot and pc: F0 and F1 have identical frames) that differ further out
+// must not be confused by that shortcut; a repeated stack hits it.
+__attribute__((noinline)) void WalkPath(const std::vector<uint8_t>& p) {
+  Walk(p.data(), static_cast<int>(p.size()) - 1);  // one call site
+  g_sink = g_sink + 1;
+}
+
+TEST(StackCacheTest, LastEntryMemo) {
+  Tracker t(64);
+  t_tracker = &t;
+  const std::vector<uint8_t> a = {0, 0, 0}, b = {2, 0, 0};  // F0 / F1 outside
+  for (int i = 0; i < 50; ++i) {
+    WalkPath((i % 2 == 0) ? a : b);
+  }
+  EXPECT_EQ(t.failures, 0);
+  EXPECT_EQ(t.stacks.size(), 3u);  // {} + a's stack + b's stack
+  EXPECT_EQ(t.cache.hits(), 48u);
+  EXPECT_EQ(t.cache.memo_hits(), 0u);  // the memo always named the other
+  // From another call site in this test: another stack (a miss), then the
+  // memo's.
+  for (int i = 0; i < 20; ++i) WalkPath(a);
+  EXPECT_EQ(t.failures, 0);
+  EXPECT_EQ(t.stacks.size(), 4u);
+  EXPECT_EQ(t.cache.hits(), 67u);
+  EXPECT_EQ(t.cache.memo_hits(), 19u);
+  // A changed outer slot (the same path from a deeper stack) is not a hit
+  // of the memo's stack either.
+  const std::vector<uint8_t> deeper = {0, 0, 0, 0};
+  WalkPath(deeper);
+  EXPECT_EQ(t.failures, 0);
+  EXPECT_EQ(t.cache.memo_hits(), 19u);
+  EXPECT_EQ(t.stacks.size(), 5u);
 }
 
 TEST(StackCacheTest, GenerationClears) {

@@ -6,10 +6,13 @@
 #include "interposer/recorder/stack_cache.h"
 
 namespace heaplens {
+namespace unwinder_internal {
+uintptr_t g_self_lo = 0, g_self_hi = 0;
+}  // namespace unwinder_internal
 namespace {
 
-// Executable range of heaplens' own module.
-uintptr_t g_self_lo = 0, g_self_hi = 0;
+using unwinder_internal::g_self_hi;
+using unwinder_internal::g_self_lo;
 
 struct FindArg {
   uintptr_t addr;
@@ -116,27 +119,6 @@ void UnwinderInit(bool skip_self) {
       g_self_hi = a.hi;
     }
   }
-}
-
-bool FindStackTop(const void* fp, StackTop* top) {
-  if (g_self_hi == 0) return false;
-  auto* f = static_cast<const uintptr_t*>(fp);
-  for (int i = 0; i < 16; ++i) {
-    uintptr_t ret = f[1];
-    if (!InSelf(ret)) {
-      top->slot = reinterpret_cast<uintptr_t>(&f[1]);
-      top->ip = ret;
-      return ret != 0;
-    }
-    auto* next = reinterpret_cast<const uintptr_t*>(f[0]);
-    if (next <= f || (reinterpret_cast<uintptr_t>(next) & 7) != 0 ||
-        reinterpret_cast<uintptr_t>(next) - reinterpret_cast<uintptr_t>(f) >
-            (1u << 20)) {
-      return false;
-    }
-    f = next;
-  }
-  return false;
 }
 
 void UnwindFrom(const StackTop& top, int max_depth, StackCache* splice,

@@ -42,11 +42,38 @@ struct StackTop {
   uintptr_t ip;
 };
 
+namespace unwinder_internal {
+// Executable range of heaplens' own module (UnwinderInit); empty (0, 0)
+// when frames are not skipped.
+extern uintptr_t g_self_lo, g_self_hi;
+}  // namespace unwinder_internal
+
 // Walks the frame-pointer chain from `fp` (__builtin_frame_address(0) of a
 // heaplens function that is running) to the first return address outside
 // heaplens' code. False if the chain looks broken (not increasing, not
-// aligned, too long).
-bool FindStackTop(const void* fp, StackTop* top);
+// aligned, too long). Inline: it runs for every allocation (two iterations
+// from a hook: the hook's return into the allocator entry, then the entry's
+// return into the program).
+inline bool FindStackTop(const void* fp, StackTop* top) {
+  using unwinder_internal::g_self_hi;
+  using unwinder_internal::g_self_lo;
+  const uintptr_t lo = g_self_lo, size = g_self_hi - g_self_lo;
+  if (__builtin_expect(size == 0, 0)) return false;  // UnwinderInit(false)
+  auto* f = static_cast<const uintptr_t*>(fp);
+  for (int i = 0; i < 16; ++i) {
+    uintptr_t ret = f[1];
+    if (ret - lo >= size) {  // outside [lo, hi)
+      top->slot = reinterpret_cast<uintptr_t>(&f[1]);
+      top->ip = ret;
+      return ret != 0;
+    }
+    // The next frame lies above f, 8-aligned (f is), less than 1 MiB away.
+    uintptr_t d = f[0] - reinterpret_cast<uintptr_t>(f);
+    if (d - 8 >= (1u << 20) || (d & 7) != 0) return false;
+    f = reinterpret_cast<const uintptr_t*>(f[0]);
+  }
+  return false;
+}
 
 // A captured stack: pcs innermost first and, per frame, the stack slot its
 // pc was read from (0 when it was not read from a return-address slot: a
