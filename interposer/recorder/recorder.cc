@@ -938,6 +938,79 @@ struct GraphSink {
   }
 };
 
+// heaplens' own writable segments (.data and .bss: the allocator's 2 MiB
+// page map, the recorder's globals) are its bookkeeping, like its internal
+// mappings: not roots of the program (under Valgrind they do not exist).
+// Scanning them cost ~2.3 MB of process_vm_readv per traced process, mostly
+// of never-touched zero pages. Found once at exit with dl_iterate_phdr.
+struct SelfSegments {
+  int n = 0;
+  uintptr_t start[8];
+  size_t size[8];
+};
+
+int FindSelfSegments(struct dl_phdr_info* info, size_t, void* arg) {
+  auto* segs = static_cast<SelfSegments*>(arg);
+  const uintptr_t self = reinterpret_cast<uintptr_t>(&FindSelfSegments);
+  bool contains = false;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    uintptr_t s = info->dlpi_addr + ph.p_vaddr;
+    if (ph.p_type == PT_LOAD && self >= s && self < s + ph.p_memsz) {
+      contains = true;
+    }
+  }
+  if (!contains) return 0;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  for (int i = 0; i < info->dlpi_phnum && segs->n < 8; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || (ph.p_flags & PF_W) == 0) continue;
+    uintptr_t s = (info->dlpi_addr + ph.p_vaddr) & ~(page - 1);
+    uintptr_t e =
+        (info->dlpi_addr + ph.p_vaddr + ph.p_memsz + page - 1) & ~(page - 1);
+    segs->start[segs->n] = s;
+    segs->size[segs->n] = e - s;
+    ++segs->n;
+  }
+  return 1;
+}
+
+SelfSegments g_self_segments;
+
+void ForEachInternalRegionOrSelf(void (*fn)(void*, uintptr_t, size_t),
+                                 void* arg) {
+  ForEachInternalRegion(fn, arg);
+  for (int i = 0; i < g_self_segments.n; ++i) {
+    fn(arg, g_self_segments.start[i], g_self_segments.size[i]);
+  }
+}
+
+// WriteHeapGraph (heap_graph_default.cc) with heaplens' own segments
+// excluded from the roots as well.
+__attribute__((noinline)) bool WriteHeapGraphExcludingSelf(
+    PacketEmit emit, void* arg, HeapGraphStats* stats) {
+  g_self_segments.n = 0;
+  dl_iterate_phdr(FindSelfSegments, &g_self_segments);
+  HeapGraphSources src = DefaultHeapGraphSources();
+  src.for_each_internal_region = ForEachInternalRegionOrSelf;
+  // The exiting thread's callee-saved registers and stack pointer (a
+  // REGISTERS root), as WriteHeapGraph takes them.
+  uint64_t regs[7];
+  asm volatile(
+      "mov %%rbx, 0(%0)\n\t"
+      "mov %%rbp, 8(%0)\n\t"
+      "mov %%r12, 16(%0)\n\t"
+      "mov %%r13, 24(%0)\n\t"
+      "mov %%r14, 32(%0)\n\t"
+      "mov %%r15, 40(%0)\n\t"
+      "mov %%rsp, 48(%0)\n\t"
+      :
+      : "r"(regs)
+      : "memory");
+  uintptr_t sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  return WriteHeapGraphWith(src, emit, arg, sp, regs, 7, nullptr, 0, stats);
+}
+
 void Finish(ExitReason reason, int status) {
   if (!t_busy && g_fork_pending) ResumeForkedChild();
   Guard g;
@@ -963,7 +1036,7 @@ void Finish(ExitReason reason, int status) {
   s.exit_status = status;
   if (reason == kExitNormal) {
     HeapGraphStats st;
-    if (!WriteHeapGraph(&GraphSink::Emit, nullptr, &st)) return;
+    if (!WriteHeapGraphExcludingSelf(&GraphSink::Emit, nullptr, &st)) return;
     s.heap_graph = true;
     s.live_blocks = st.live_blocks;
     s.live_bytes = st.live_bytes;
@@ -1089,6 +1162,120 @@ inline bool MayRecord() {
     ScrubStackBelow<32768>();
   }
   return true;
+}
+
+// ---- Hook fast paths ----
+//
+// TrackAlloc and TrackFree first try a path without any call: the memo's
+// stack (StackCache::FindLast), a reused stamp or an inline rdtscp, and a
+// ring with room that needs no flush. Without calls the hook needs no
+// callee-saved registers or spills. Anything else (no buffer yet, no
+// flusher, a forked child to resume, a stack other than the memo's, a
+// fresh CLOCK_MONOTONIC stamp, a flush) takes the slow path, which does the
+// whole event as before (a stamp consumed by a failed fast attempt is
+// simply not used; stamps stay increasing).
+
+// Sets the recursion guard if the fast path may run; the thread's buffer,
+// or nullptr (guard untouched) if not.
+__attribute__((always_inline)) inline ThreadBuffer* FastEnter() {
+  if (__builtin_expect(t_busy || g_fork_pending, 0)) return nullptr;
+  if (__builtin_expect(!g_flusher_started.load(std::memory_order_relaxed), 0)) {
+    return nullptr;
+  }
+  ThreadBuffer* b = t_buf;
+  if (__builtin_expect(b == nullptr, 0)) return nullptr;
+  t_busy = true;
+  // A signal handler's hook from here on sees the guard: the stores below
+  // must not move above it (nor the clearing in FastLeave above them).
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  return b;
+}
+
+__attribute__((always_inline)) inline void FastLeave() {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t_busy = false;
+}
+
+// Stamp() without a call: false when a fresh stamp must come from
+// CLOCK_MONOTONIC (no invariant TSC).
+__attribute__((always_inline)) inline bool FastStamp(uint64_t* now) {
+  if (__builtin_expect(t_stamp_left > 0, 1) &&
+      g_stamp_reuse.load(std::memory_order_relaxed) &&
+      g_stamp_gen.load(std::memory_order_acquire) == t_stamp_gen) {
+    --t_stamp_left;
+    t_stamp += g_stamp_step;
+    *now = t_stamp;
+    return true;
+  }
+  if (__builtin_expect(!g_use_tsc, 0)) return false;
+  // As FreshStamp: the generation is read before the clock.
+  uint64_t gen = g_stamp_gen.load(std::memory_order_acquire);
+  unsigned aux;
+  uint64_t st = __rdtscp(&aux);
+  t_stamp = st;
+  t_stamp_gen = gen;
+  t_stamp_left = g_stamp_events - 1;
+  *now = st;
+  return true;
+}
+
+// Push's common case: appends the record if the ring has room and its
+// oldest record is not older than flush_ms; false (nothing written) if a
+// flush is due.
+__attribute__((always_inline)) inline bool FastPushRecord(
+    ThreadBuffer* b, uint64_t now, uint32_t kind, uint64_t address,
+    uint64_t size, uint32_t slack32, uint32_t stack) {
+  uint64_t h = b->head.load(std::memory_order_relaxed);
+  uint64_t t = b->tail.load(std::memory_order_acquire);
+  if (__builtin_expect(h - t >= kRingSize, 0)) return false;
+  if (h != t && __builtin_expect(
+                    now - b->ring[t % kRingSize].time_ns > g_flush_stamp, 0)) {
+    return false;
+  }
+  EventRecord* r = &b->ring[h % kRingSize];
+  r->time_ns = now;
+  r->address = address;
+  r->size = size;
+  r->old_address = 0;
+  r->stack = stack;
+  r->slack = slack32;
+  r->kind = kind;
+  r->pad = 0;
+  b->head.store(h + 1, std::memory_order_release);
+  ++b->events;
+  return true;
+}
+
+__attribute__((noinline)) void TrackAllocSlow(EventKind kind, void* ptr,
+                                              size_t size, size_t usable) {
+  if (!MayRecord()) return;
+  Guard g;
+  MaybeStartFlusher();
+  uint32_t stack = CurrentStack();
+  Push(static_cast<uint32_t>(kind), reinterpret_cast<uintptr_t>(ptr), size,
+       usable, stack, 0);
+}
+
+// The fast path found the stack top but not the memo's stack; the guard is
+// set (FastEnter) and is cleared here.
+__attribute__((noinline)) void TrackAllocAt(EventKind kind, void* ptr,
+                                            size_t size, size_t usable,
+                                            uintptr_t slot, uintptr_t ip) {
+  StackTop top = {slot, ip};
+  StackCache* cache = &t_buf->cache;
+  uint32_t stack = cache->FindIndexed(top);
+  if (stack == 0) stack = StackCacheMiss(top, cache);
+  Push(static_cast<uint32_t>(kind), reinterpret_cast<uintptr_t>(ptr), size,
+       usable, stack, 0);
+  FastLeave();
+}
+
+__attribute__((noinline)) void TrackFreeSlow(EventKind kind, void* ptr) {
+  if (!MayRecord()) return;
+  Guard g;
+  MaybeStartFlusher();
+  Push(static_cast<uint32_t>(kind), reinterpret_cast<uintptr_t>(ptr), 0, 0, 0,
+       0);
 }
 
 }  // namespace
@@ -1225,12 +1412,38 @@ void RecorderMark(uint64_t id) {
 // ---- track.h ----
 
 void TrackAlloc(EventKind kind, void* ptr, size_t size, size_t usable) {
-  if (!MayRecord()) return;
-  Guard g;
-  MaybeStartFlusher();
-  uint32_t stack = CurrentStack();
-  Push(static_cast<uint32_t>(kind), reinterpret_cast<uintptr_t>(ptr), size,
-       usable, stack, 0);
+  ThreadBuffer* b = FastEnter();
+  if (__builtin_expect(b != nullptr, 1)) {
+    StackTop top;
+    if (__builtin_expect(b->cache.initialized(), 1) &&
+        g_use_stack_top.load(std::memory_order_relaxed) &&
+        FindStackTop(__builtin_frame_address(0), &top) &&
+        b->cache.generation() ==
+            g_stack_generation.load(std::memory_order_relaxed)) {
+      uint32_t stack = b->cache.FindLast(top);
+      if (__builtin_expect(stack == 0, 0)) {
+        // Not the memo's stack: the index or an unwind, from this top.
+        return TrackAllocAt(kind, ptr, size, usable, top.slot, top.ip);
+      }
+      uint64_t now;
+      if (__builtin_expect(FastStamp(&now), 1)) {
+        uint64_t slack = usable > size ? usable - size : 0;
+        if (__builtin_expect(
+                FastPushRecord(b, now, static_cast<uint32_t>(kind),
+                               reinterpret_cast<uintptr_t>(ptr), size,
+                               slack > 0xffffffffu
+                                   ? 0xffffffffu
+                                   : static_cast<uint32_t>(slack),
+                               stack),
+                1)) {
+          FastLeave();
+          return;
+        }
+      }
+    }
+    FastLeave();
+  }
+  TrackAllocSlow(kind, ptr, size, usable);
 }
 
 void TrackRealloc(void* old_ptr, void* new_ptr, size_t size, size_t usable) {
@@ -1244,11 +1457,20 @@ void TrackRealloc(void* old_ptr, void* new_ptr, size_t size, size_t usable) {
 }
 
 void TrackFree(EventKind kind, void* ptr) {
-  if (!MayRecord()) return;
-  Guard g;
-  MaybeStartFlusher();
-  Push(static_cast<uint32_t>(kind), reinterpret_cast<uintptr_t>(ptr), 0, 0, 0,
-       0);
+  ThreadBuffer* b = FastEnter();
+  if (__builtin_expect(b != nullptr, 1)) {
+    uint64_t now;
+    if (__builtin_expect(FastStamp(&now), 1) &&
+        __builtin_expect(
+            FastPushRecord(b, now, static_cast<uint32_t>(kind),
+                           reinterpret_cast<uintptr_t>(ptr), 0, 0, 0),
+            1)) {
+      FastLeave();
+      return;
+    }
+    FastLeave();
+  }
+  TrackFreeSlow(kind, ptr);
 }
 
 void TrackInvalidFree(void* ptr) {

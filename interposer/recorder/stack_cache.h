@@ -62,12 +62,16 @@ class StackCache {
   // (or was inserted last) is tried first, without the index lookup: an
   // allocation site in a loop is the same stack event after event.
   uint32_t Find(const StackTop& top) {
-    if (last_id_ != 0 && last_slots_[0] == top.slot &&
-        last_pcs_[0] == top.ip) {
+    uint32_t id = FindLast(top);
+    return id != 0 ? id : FindIndexed(top);
+  }
+  // Only the memo: the last matched (or inserted) entry's id if `top` is
+  // its frame 0 and its slots all still hold its pcs; 0 otherwise.
+  uint32_t FindLast(const StackTop& top) {
+    if (last_id_ != 0 && last_slots_[0] == top.slot && last_pcs_[0] == top.ip) {
       int k = 1;
-      while (k < last_depth_ &&
-             *reinterpret_cast<const volatile uint64_t*>(last_slots_[k]) ==
-                 last_pcs_[k]) {
+      while (k < last_depth_ && *reinterpret_cast<const volatile uint64_t*>(
+                                    last_slots_[k]) == last_pcs_[k]) {
         ++k;
       }
       if (k == last_depth_) {
@@ -76,8 +80,9 @@ class StackCache {
         return last_id_;
       }
     }
-    return FindIndexed(top);
+    return 0;
   }
+  uint32_t generation() const { return generation_; }
 
   // Called by UnwindFrom for the frame at index s->depth, (slot, pc), not
   // yet appended. If a cached stack contains that frame, its outer slots
@@ -91,6 +96,9 @@ class StackCache {
   // slots are not strictly increasing within 64 MiB (a switch to another
   // stack: sigaltstack, coroutines) are not cached.
   void Insert(uint32_t id, const UnwoundStack& s);
+
+  // Find through the index only; remembers the entry that matched.
+  uint32_t FindIndexed(const StackTop& top);
 
   // Counters (for tests and benchmarks).
   uint64_t hits() const { return hits_; }
@@ -117,8 +125,6 @@ class StackCache {
   // Whether entry e holds (slot, pc) at frame j and its frames beyond j
   // still hold their pcs on the live stack.
   bool Verify(int e, int j, uintptr_t slot, uintptr_t pc) const;
-  // Find through the index; remembers the entry that matched.
-  uint32_t FindIndexed(const StackTop& top);
   // Makes entry e the one Find tries first.
   void Remember(int e);
 
