@@ -44,28 +44,27 @@ inline uint8_t* Put(uint8_t* p, uint64_t v) {
   return PutVarint(p, v);
 }
 
-}  // namespace
+// Column cursors and delta state; kept in registers (EncodeRecords is
+// inlined into the one loop per piece).
+struct Columns {
+  uint8_t *kp, *tp, *ap, *sp, *lp, *stp, *op;
+  uint64_t prev_time, prev_addr;
+};
 
-void EncodeEventBatch(WireWriter* w, uint32_t tid, uint64_t sequence,
-                      const EventRecord* records, size_t n, uint8_t* scratch) {
-  // Column cursors live in registers; every column has room for n varints.
-  uint8_t* const k0 = scratch;
-  uint8_t* const t0 = k0 + n * 5;
-  uint8_t* const a0 = t0 + n * 10;
-  uint8_t* const s0 = a0 + n * 10;
-  uint8_t* const l0 = s0 + n * 10;
-  uint8_t* const st0 = l0 + n * 10;
-  uint8_t* const o0 = st0 + n * 10;
-  uint8_t *kp = k0, *tp = t0, *ap = a0, *sp = s0, *lp = l0, *stp = st0,
-          *op = o0;
-  uint64_t prev_time = 0;
-  uint64_t prev_addr = 0;
+template <bool kScaled>
+__attribute__((always_inline)) inline void EncodeRecords(
+    Columns* c, const EventRecord* records, size_t n,
+    const StampConversion& conv) {
+  uint8_t *kp = c->kp, *tp = c->tp, *ap = c->ap, *sp = c->sp, *lp = c->lp,
+          *stp = c->stp, *op = c->op;
+  uint64_t prev_time = c->prev_time, prev_addr = c->prev_addr;
   for (size_t i = 0; i < n; ++i) {
     const EventRecord& e = records[i];
     kp = Put(kp, e.kind);
+    const uint64_t time = kScaled ? conv.ToNs(e.time_ns) : e.time_ns;
     // Times are monotonic per thread; a clock step backwards (never on
     // CLOCK_MONOTONIC, but be safe) is clamped to 0.
-    uint64_t t = e.time_ns >= prev_time ? e.time_ns - prev_time : 0;
+    uint64_t t = time >= prev_time ? time - prev_time : 0;
     tp = Put(tp, t);
     prev_time += t;
     // The common kinds first, without the column mask.
@@ -94,32 +93,61 @@ void EncodeEventBatch(WireWriter* w, uint32_t tid, uint64_t sequence,
       op = Put(op, ZigZag(static_cast<int64_t>(e.old_address - e.address)));
     }
   }
-  struct {
-    const uint8_t* data;
-    size_t size;
-  } kind{k0, static_cast<size_t>(kp - k0)},
-      time{t0, static_cast<size_t>(tp - t0)},
-      addr{a0, static_cast<size_t>(ap - a0)},
-      size{s0, static_cast<size_t>(sp - s0)},
-      slack{l0, static_cast<size_t>(lp - l0)},
-      stack{st0, static_cast<size_t>(stp - st0)},
-      old{o0, static_cast<size_t>(op - o0)};
+  *c = {kp, tp, ap, sp, lp, stp, op, prev_time, prev_addr};
+}
+
+template <bool kScaled>
+void EncodeBatch(WireWriter* w, uint32_t tid, uint64_t sequence,
+                 const EventRecord* a, size_t na, const EventRecord* b,
+                 size_t nb, const StampConversion& conv, uint8_t* scratch) {
+  const size_t n = na + nb;
+  // Every column has room for n varints.
+  uint8_t* const k0 = scratch;
+  uint8_t* const t0 = k0 + n * 5;
+  uint8_t* const a0 = t0 + n * 10;
+  uint8_t* const s0 = a0 + n * 10;
+  uint8_t* const l0 = s0 + n * 10;
+  uint8_t* const st0 = l0 + n * 10;
+  uint8_t* const o0 = st0 + n * 10;
+  Columns c = {k0, t0, a0, s0, l0, st0, o0, 0, 0};
+  EncodeRecords<kScaled>(&c, a, na, conv);
+  EncodeRecords<kScaled>(&c, b, nb, conv);
   WireWriter::PacketMark mark = w->BeginPacket(kPacketEvents);
   w->Uint(1, tid);
   w->Uint(2, sequence);
-  w->Packed(3, kind.data, kind.size);
-  w->Packed(4, time.data, time.size);
-  w->Packed(5, addr.data, addr.size);
-  w->Packed(6, size.data, size.size);
-  w->Packed(7, slack.data, slack.size);
-  w->Packed(8, stack.data, stack.size);
-  w->Packed(9, old.data, old.size);
+  w->Packed(3, k0, static_cast<size_t>(c.kp - k0));
+  w->Packed(4, t0, static_cast<size_t>(c.tp - t0));
+  w->Packed(5, a0, static_cast<size_t>(c.ap - a0));
+  w->Packed(6, s0, static_cast<size_t>(c.sp - s0));
+  w->Packed(7, l0, static_cast<size_t>(c.lp - l0));
+  w->Packed(8, st0, static_cast<size_t>(c.stp - st0));
+  w->Packed(9, o0, static_cast<size_t>(c.op - o0));
   if (n > 0) {
-    w->Uint(10, records[0].time_ns);
-    w->Uint(11, prev_time);
+    const uint64_t first = na > 0 ? a[0].time_ns : b[0].time_ns;
+    w->Uint(10, kScaled ? conv.ToNs(first) : first);
+    w->Uint(11, c.prev_time);
   }
   w->Uint(12, n);
   w->EndPacket(mark);
+}
+
+}  // namespace
+
+void EncodeEventBatch(WireWriter* w, uint32_t tid, uint64_t sequence,
+                      const EventRecord* records, size_t n, uint8_t* scratch) {
+  EncodeBatch<false>(w, tid, sequence, records, n, nullptr, 0,
+                     StampConversion(), scratch);
+}
+
+void EncodeEventBatch(WireWriter* w, uint32_t tid, uint64_t sequence,
+                      const EventRecord* a, size_t na, const EventRecord* b,
+                      size_t nb, const StampConversion& conv,
+                      uint8_t* scratch) {
+  if (conv.scaled) {
+    EncodeBatch<true>(w, tid, sequence, a, na, b, nb, conv, scratch);
+  } else {
+    EncodeBatch<false>(w, tid, sequence, a, na, b, nb, conv, scratch);
+  }
 }
 
 }  // namespace heaplens

@@ -57,10 +57,40 @@ constexpr size_t MaxBatchPacketSize(size_t n) { return 64 + n * (2 + 7 * 11); }
 // Scratch memory for encoding: 6 columns of n varints plus the kind column.
 constexpr size_t BatchScratchSize(size_t n) { return n * (6 * 10 + 5); }
 
+// How record times become ns since trace start: unchanged (`scaled`
+// false: they already are), or a two-piece linear function of TSC ticks
+// (recorder.cc's clock): below `tsc1`, (t - tsc0) * mult0 / 2^32 (0 before
+// tsc0); from tsc1 on, ns1 + (t - tsc1) * mult1 / 2^32.
+struct StampConversion {
+  bool scaled = false;
+  uint64_t tsc0 = 0, mult0 = 0;
+  uint64_t tsc1 = ~0ull, ns1 = 0, mult1 = 0;
+
+  uint64_t ToNs(uint64_t t) const {
+    if (!scaled) return t;
+    if (t >= tsc1) {
+      return ns1 +
+             static_cast<uint64_t>(
+                 (static_cast<unsigned __int128>(t - tsc1) * mult1) >> 32);
+    }
+    if (t < tsc0) return 0;
+    return static_cast<uint64_t>(
+        (static_cast<unsigned __int128>(t - tsc0) * mult0) >> 32);
+  }
+};
+
 // Appends one `Trace.packet { events { ... } }` for records[0..n) to `w`.
 // `scratch` holds BatchScratchSize(n) bytes.
 void EncodeEventBatch(WireWriter* w, uint32_t tid, uint64_t sequence,
                       const EventRecord* records, size_t n, uint8_t* scratch);
+
+// The same for the records a[0..na) followed by b[0..nb) (a ring's two
+// pieces, encoded in place), whose times are converted by `conv` first:
+// the bytes equal EncodeEventBatch of the concatenation with converted
+// times.
+void EncodeEventBatch(WireWriter* w, uint32_t tid, uint64_t sequence,
+                      const EventRecord* a, size_t na, const EventRecord* b,
+                      size_t nb, const StampConversion& conv, uint8_t* scratch);
 
 }  // namespace heaplens
 

@@ -103,9 +103,8 @@ StackInterner& Interner() {
   return *reinterpret_cast<StackInterner*>(g_interner_storage);
 }
 std::atomic<ThreadBuffer*> g_threads{nullptr};
-uint8_t* g_out = nullptr;         // kOutSize, under g_lock
-uint8_t* g_scratch = nullptr;     // BatchScratchSize(kRingSize), under g_lock
-EventRecord* g_linear = nullptr;  // kRingSize, under g_lock
+uint8_t* g_out = nullptr;      // kOutSize, under g_lock
+uint8_t* g_scratch = nullptr;  // BatchScratchSize(kRingSize), under g_lock
 uint64_t g_start_ns = 0;
 uint64_t g_flush_ns = 10 * 1000 * 1000;
 int g_stack_depth = 64;
@@ -256,17 +255,20 @@ inline uint64_t Stamp() {
   }
   return FreshStamp();
 }
+// The conversion of ring stamps to ns since trace start, as it stands
+// (under g_lock, where RefineClockLocked changes it).
+StampConversion CurrentConversionLocked() {
+  StampConversion c;
+  c.scaled = g_use_tsc;
+  c.tsc0 = g_tsc0;
+  c.mult0 = g_tsc_mult;
+  c.tsc1 = g_tsc1;
+  c.ns1 = g_ns1;
+  c.mult1 = g_tsc_mult1;
+  return c;
+}
 inline uint64_t StampToNs(uint64_t stamp) {
-  if (!g_use_tsc) return stamp;
-  if (stamp >= g_tsc1) {
-    return g_ns1 +
-           static_cast<uint64_t>(
-               (static_cast<unsigned __int128>(stamp - g_tsc1) * g_tsc_mult1) >>
-               32);
-  }
-  if (stamp < g_tsc0) return 0;
-  return static_cast<uint64_t>(
-      (static_cast<unsigned __int128>(stamp - g_tsc0) * g_tsc_mult) >> 32);
+  return CurrentConversionLocked().ToNs(stamp);
 }
 
 // Decides the clock once (invariant TSC: cpuid 0x80000007 EDX bit 8) and
@@ -542,19 +544,16 @@ void FlushBuffer(ThreadBuffer* b) {
   if (h == t) return;
   SpinLockHolder l(&g_lock);
   if (g_state.load(std::memory_order_relaxed) == kActive) {
+    // Encoded straight from the ring (its two pieces), stamps converted by
+    // the encoder: no copy.
     size_t n = static_cast<size_t>(h - t);
-    // Runs of equal stamps (stamp reuse) convert once.
-    uint64_t prev_stamp = ~0ull, prev_ns = 0;
-    for (size_t i = 0; i < n; ++i) {
-      g_linear[i] = b->ring[(t + i) % kRingSize];
-      uint64_t stamp = g_linear[i].time_ns;
-      if (stamp != prev_stamp) {
-        prev_stamp = stamp;
-        prev_ns = StampToNs(stamp);
-      }
-      g_linear[i].time_ns = prev_ns;
-    }
-    WriteBatchLocked(b->tid, b->sequence++, g_linear, n);
+    size_t first = static_cast<size_t>(t % kRingSize);
+    size_t na = n < kRingSize - first ? n : kRingSize - first;
+    WireWriter w(g_out, kOutSize);
+    EncodePendingNodesLocked(&w);
+    EncodeEventBatch(&w, b->tid, b->sequence++, b->ring + first, na, b->ring,
+                     n - na, CurrentConversionLocked(), g_scratch);
+    AppendLocked(w);
   }
   b->tail.store(h, std::memory_order_release);
 }
@@ -905,9 +904,7 @@ bool DoInit() {
   g_out = static_cast<uint8_t*>(InternalMap(kOutSize));
   g_scratch = static_cast<uint8_t*>(
       InternalMap(BatchScratchSize(kRingSize) + (64 << 10)));
-  g_linear =
-      static_cast<EventRecord*>(InternalMap(sizeof(EventRecord) * kRingSize));
-  if (g_out == nullptr || g_scratch == nullptr || g_linear == nullptr) {
+  if (g_out == nullptr || g_scratch == nullptr) {
     RawLog("MALLOC_TRACE: out of memory for trace buffers; running untraced");
     return false;
   }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,52 @@ TEST(EventBatchTest, ChurnIsCompact) {
   heaplens::trace::Trace t;
   ASSERT_TRUE(t.ParseFromArray(w.data(), static_cast<int>(w.size())));
   EXPECT_EQ(t.packet(0).events().event_count(), 4000u);
+}
+
+// The ring path: two pieces encoded in place with a stamp conversion must
+// give the bytes of one contiguous, already converted batch.
+TEST(EventBatchTest, TwoPiecesWithConversionEqualOneBatch) {
+  StampConversion conv;
+  conv.scaled = true;
+  conv.tsc0 = 1000;
+  conv.mult0 = (1ull << 32) / 3;  // ~1/3 ns per tick
+  conv.tsc1 = 900000;
+  conv.ns1 = conv.ToNs(900000);
+  conv.mult1 = (1ull << 32) / 3 + 12345;
+  std::mt19937_64 rng(5);
+  const uint32_t kinds[] = {1, 8, 6, 24, 16, 11, 12, 9, 4, 10};
+  std::vector<EventRecord> raw(3000), converted;
+  uint64_t stamp = 500;  // starts before tsc0: converts to 0
+  for (auto& e : raw) {
+    e = EventRecord{};
+    stamp += rng() % 700;
+    e.time_ns = stamp;
+    e.kind = kinds[rng() % 10];
+    e.address = 0x10000 + (rng() % 4096) * 16;
+    e.size = rng() % 300;
+    e.old_address = 0x10000 + (rng() % 4096) * 16;
+    e.stack = static_cast<uint32_t>(rng() % 50);
+    e.slack = static_cast<uint32_t>(rng() % 16);
+  }
+  ASSERT_GT(stamp, conv.tsc1);  // both pieces of the conversion are used
+  for (EventRecord e : raw) {
+    e.time_ns = conv.ToNs(e.time_ns);
+    converted.push_back(e);
+  }
+  for (size_t split : {size_t{0}, size_t{1}, size_t{1234}, raw.size()}) {
+    std::vector<uint8_t> out1(MaxBatchPacketSize(raw.size()));
+    std::vector<uint8_t> out2(MaxBatchPacketSize(raw.size()));
+    std::vector<uint8_t> scratch(BatchScratchSize(raw.size()));
+    WireWriter w1(out1.data(), out1.size()), w2(out2.data(), out2.size());
+    EncodeEventBatch(&w1, 3, 9, converted.data(), converted.size(),
+                     scratch.data());
+    EncodeEventBatch(&w2, 3, 9, raw.data(), split, raw.data() + split,
+                     raw.size() - split, conv, scratch.data());
+    ASSERT_FALSE(w1.overflow());
+    ASSERT_EQ(std::vector<uint8_t>(w1.data(), w1.data() + w1.size()),
+              std::vector<uint8_t>(w2.data(), w2.data() + w2.size()))
+        << "split " << split;
+  }
 }
 
 TEST(TraceFileTest, ExpandPath) {
