@@ -262,6 +262,7 @@ TEST(TraceFileTest, TailReserveKeptForTheLastWord) {
   // One reservation per ~64 KiB written, not one per append.
   EXPECT_GE(g_reserve_calls, 1);
   EXPECT_LE(g_reserve_calls, 5);
+
   // The disk fills: ordinary appends stop before the reserve is used ...
   static const FileOps kFull = {kRoom.write, NoRoomReserve};
   f.set_ops(&kFull);
@@ -278,6 +279,30 @@ TEST(TraceFileTest, TailReserveKeptForTheLastWord) {
   EXPECT_EQ(f.Append("last", 4, /*use_reserve=*/true), 0);
   EXPECT_EQ(f.size(), stopped + 4);
   f.Close();
+}
+
+// Larger files reserve in larger steps (a quarter of the size, at most
+// 1 MiB at a time): 8 MiB in 64 KiB appends takes ~20 calls, not 128.
+TEST(TraceFileTest, ReserveGrowsWithTheFile) {
+  std::string path = TmpDir() + "/reserve_big.hlt";
+  unlink(path.c_str());
+  TraceFile f;
+  static const FileOps kRoom = {
+      [](int fd, const void* p, size_t n) { return write(fd, p, n); },
+      RealReserve};
+  f.set_ops(&kRoom);
+  int err;
+  const char* what;
+  ASSERT_TRUE(f.Open(path.c_str(), getpid(), &err, &what));
+  g_reserve_calls = 0;
+  std::string big(64 << 10, 'y');
+  for (int i = 0; i < 128; ++i) {
+    ASSERT_EQ(f.Append(big.data(), big.size()), 0);
+  }
+  EXPECT_GE(g_reserve_calls, 8);
+  EXPECT_LE(g_reserve_calls, 24);
+  f.Close();
+  unlink(path.c_str());
 }
 
 volatile int g_sink;

@@ -17,8 +17,10 @@
 // returned; the recorder then stops tracing.
 //
 // Room for the last word: the file keeps at least kTailReserve bytes
-// allocated past its end (fallocate with FALLOC_FL_KEEP_SIZE, extended 64 KiB
-// at a time, one call per ~64 KiB written). When the reservation cannot grow
+// allocated past its end (fallocate with FALLOC_FL_KEEP_SIZE, extended by a
+// quarter of the file's size, 64 KiB to 1 MiB at a time: ~30 calls for a
+// 20 MB trace; up to that much stays allocated past the end of a finished
+// file). When the reservation cannot grow
 // (the disk is nearly full) Append writes nothing and returns ENOSPC, and the
 // recorder's "trace cut short" notice and exit summary go into the reserve:
 // a full disk never leaves a trace that cannot say why it ends. The reserve
