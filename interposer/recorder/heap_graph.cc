@@ -121,9 +121,9 @@ class MapTable {
     if (cache_ != nullptr) InternalUnmap(cache_, kCache * sizeof(CacheEntry));
   }
 
-  bool Load() {
-    GrowBuf text;
-    if (!ReadMaps(&text)) return false;
+  // Parses /proc/self/maps' text (ReadMaps).
+  bool Load(const GrowBuf& text) {
+    if (text.data() == nullptr) return false;
     cache_ = static_cast<CacheEntry*>(InternalMap(kCache * sizeof(CacheEntry)));
     if (cache_ == nullptr) return false;
     const char* p = reinterpret_cast<const char*>(text.data());
@@ -498,9 +498,11 @@ bool StartsWith(const char* s, size_t n, const char* prefix) {
   return n >= k && memcmp(s, prefix, k) == 0;
 }
 
-bool ScanMappings(RootCtx* ctx, uintptr_t sp, const Range* ex, size_t nex) {
-  GrowBuf maps;
-  if (!ReadMaps(&maps)) return true;  // no /proc: no mapping roots
+// `maps` holds /proc/self/maps (ReadMaps), read before the excluded ranges
+// were collected so its own buffer is excluded too.
+bool ScanMappings(RootCtx* ctx, const GrowBuf& maps, uintptr_t sp,
+                  const Range* ex, size_t nex) {
+  if (maps.data() == nullptr) return true;  // no /proc: no mapping roots
   const char* p = reinterpret_cast<const char*>(maps.data());
   while (*p != '\0') {
     const char* line_end = strchr(p, '\n');
@@ -581,8 +583,10 @@ bool WriteHeapGraphWith(const HeapGraphSources& src, PacketEmit emit, void* arg,
   stats->live_bytes = 0;
   for (size_t i = 0; i < c.n; ++i) stats->live_bytes += c.end[i] - c.start[i];
 
-  MapTable maps;  // for multipleinheritance; without it that test fails
-  maps.Load();    // (no /proc: no multipleinheritance matches)
+  MapTable maps;         // the multipleinheritance vtable test
+  GrowBuf maps_text;     // empty without /proc: no mapping roots, and no
+  ReadMaps(&maps_text);  // multipleinheritance matches
+  maps.Load(maps_text);
   GraphBuilder g(c, &maps);
   bool ok = g.Init();
 
@@ -618,7 +622,8 @@ bool WriteHeapGraphWith(const HeapGraphSources& src, PacketEmit emit, void* arg,
     ok = AddRoot(&ctx, extra[i].kind, extra[i].name, strlen(extra[i].name),
                  extra[i].address, extra[i].address + extra[i].size, false);
   }
-  if (ok && src.scan_mappings) ok = ScanMappings(&ctx, sp, ex.at(), ex.n);
+  if (ok && src.scan_mappings)
+    ok = ScanMappings(&ctx, maps_text, sp, ex.at(), ex.n);
   if (!ok) {
     InternalUnmap(c.start, arr_bytes);
     InternalUnmap(c.end, arr_bytes);
