@@ -94,6 +94,49 @@ void SortRanges(Range* r, size_t n) {
   }
 }
 
+uintptr_t ParseHex(const char** p) {
+  uintptr_t v = 0;
+  for (;; ++*p) {
+    char c = **p;
+    if (c >= '0' && c <= '9') {
+      v = v * 16 + static_cast<uintptr_t>(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      v = v * 16 + static_cast<uintptr_t>(c - 'a' + 10);
+    } else {
+      return v;
+    }
+  }
+}
+
+// One line of /proc/self/maps.
+struct MapLine {
+  uintptr_t start, end;
+  char perms[4];  // "rwxp"
+  const char* name;
+  size_t name_len;
+};
+
+// Parses the line at p into *m; returns the next line (at '\0' when done).
+const char* ParseMapLine(const char* p, MapLine* m) {
+  const char* line_end = strchr(p, '\n');
+  if (line_end == nullptr) line_end = p + strlen(p);
+  const char* q = p;
+  m->start = ParseHex(&q);
+  if (*q == '-') ++q;
+  m->end = ParseHex(&q);
+  if (*q == ' ') ++q;
+  for (int i = 0; i < 4; ++i) m->perms[i] = q < line_end ? q[i] : '-';
+  int fields = 0;  // perms, offset, dev, inode, then the path
+  while (q < line_end && fields < 4) {
+    while (q < line_end && *q != ' ') ++q;
+    while (q < line_end && *q == ' ') ++q;
+    ++fields;
+  }
+  m->name = q;
+  m->name_len = static_cast<size_t>(line_end - q);
+  return *line_end == '\n' ? line_end + 1 : line_end;
+}
+
 // What one source knows about its interior references to one block, for
 // Valgrind's leak-check heuristics and its bounds test (the analyzer knows
 // the requested size; trace.proto HeapGraph.interior).
@@ -128,24 +171,12 @@ class MapTable {
     if (cache_ == nullptr) return false;
     const char* p = reinterpret_cast<const char*>(text.data());
     while (*p != '\0') {
-      const char* end = strchr(p, '\n');
-      if (end == nullptr) end = p + strlen(p);
-      Map m;
-      const char* q = p;
-      m.start = ParseHexAt(&q);
-      if (*q == '-') ++q;
-      m.end = ParseHexAt(&q);
-      if (*q == ' ') ++q;
-      const bool readable = q[0] == 'r';
-      m.exec = q[2] == 'x';
-      int fields = 0;  // perms, offset, dev, inode, then the path
-      while (q < end && fields < 4) {
-        while (q < end && *q != ' ') ++q;
-        while (q < end && *q == ' ') ++q;
-        ++fields;
+      MapLine line;
+      p = ParseMapLine(p, &line);
+      if (line.perms[0] != 'r' || line.name_len == 0 || line.name[0] != '/') {
+        continue;
       }
-      p = *end == '\n' ? end + 1 : end;
-      if (!readable || q >= end || *q != '/') continue;
+      const Map m = {line.start, line.end, line.perms[2] == 'x'};
       if (!maps_.Reserve(sizeof(Map))) return false;
       memcpy(maps_.data() + maps_.size(), &m, sizeof(m));
       maps_.set_size(maps_.size() + sizeof(m));
@@ -174,20 +205,6 @@ class MapTable {
   };
   static constexpr size_t kCache = 1024;
   static constexpr size_t kMaxEntries = 20;
-
-  static uintptr_t ParseHexAt(const char** p) {
-    uintptr_t v = 0;
-    for (;; ++*p) {
-      const char c = **p;
-      if (c >= '0' && c <= '9') {
-        v = v * 16 + static_cast<uintptr_t>(c - '0');
-      } else if (c >= 'a' && c <= 'f') {
-        v = v * 16 + static_cast<uintptr_t>(c - 'a' + 10);
-      } else {
-        return v;
-      }
-    }
-  }
 
   const Map* Find(uintptr_t a) const {
     const Map* m = reinterpret_cast<const Map*>(maps_.data());
@@ -463,20 +480,6 @@ bool AddRootMinus(RootCtx* ctx, uint32_t kind, const char* name,
   return true;
 }
 
-uintptr_t ParseHex(const char** p) {
-  uintptr_t v = 0;
-  for (;; ++*p) {
-    char c = **p;
-    if (c >= '0' && c <= '9') {
-      v = v * 16 + static_cast<uintptr_t>(c - '0');
-    } else if (c >= 'a' && c <= 'f') {
-      v = v * 16 + static_cast<uintptr_t>(c - 'a' + 10);
-    } else {
-      return v;
-    }
-  }
-}
-
 bool ReadMaps(GrowBuf* buf) {
   int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -505,25 +508,12 @@ bool ScanMappings(RootCtx* ctx, const GrowBuf& maps, uintptr_t sp,
   if (maps.data() == nullptr) return true;  // no /proc: no mapping roots
   const char* p = reinterpret_cast<const char*>(maps.data());
   while (*p != '\0') {
-    const char* line_end = strchr(p, '\n');
-    if (line_end == nullptr) line_end = p + strlen(p);
-    const char* q = p;
-    uintptr_t start = ParseHex(&q);
-    if (*q == '-') ++q;
-    uintptr_t end = ParseHex(&q);
-    if (*q == ' ') ++q;
-    char r = q[0], w = q[1];
-    // Skip perms, offset, dev, inode to the path.
-    int fields = 0;
-    while (q < line_end && fields < 4) {
-      while (q < line_end && *q != ' ') ++q;
-      while (q < line_end && *q == ' ') ++q;
-      ++fields;
-    }
-    const char* name = q;
-    size_t name_len = static_cast<size_t>(line_end - q);
-    p = *line_end == '\n' ? line_end + 1 : line_end;
-    if (r != 'r' || w != 'w') continue;
+    MapLine line;
+    p = ParseMapLine(p, &line);
+    uintptr_t start = line.start, end = line.end;
+    const char* name = line.name;
+    size_t name_len = line.name_len;
+    if (line.perms[0] != 'r' || line.perms[1] != 'w') continue;
     if (StartsWith(name, name_len, "[vvar") ||
         StartsWith(name, name_len, "[vsyscall") ||
         StartsWith(name, name_len, "[uprobes") ||

@@ -58,9 +58,9 @@ bool WriteHeapGraphWith(const HeapGraphSources& src, PacketEmit emit, void* arg,
                         int n_regs, const ExtraRoot* extra, int n_extra,
                         HeapGraphStats* stats);
 
-// WriteHeapGraphWith(DefaultHeapGraphSources()) with this thread's stack
-// pointer and registers.
-bool WriteHeapGraph(PacketEmit emit, void* arg, HeapGraphStats* stats);
+// WriteHeapGraphWith(src) with this thread's stack pointer and registers.
+bool WriteHeapGraph(const HeapGraphSources& src, PacketEmit emit, void* arg,
+                    HeapGraphStats* stats);
 
 }  // namespace heaplens
 

@@ -23,7 +23,8 @@ const HeapGraphSources& DefaultHeapGraphSources() {
   return kSources;
 }
 
-__attribute__((noinline)) bool WriteHeapGraph(PacketEmit emit, void* arg,
+__attribute__((noinline)) bool WriteHeapGraph(const HeapGraphSources& src,
+                                              PacketEmit emit, void* arg,
                                               HeapGraphStats* stats) {
   uint64_t regs[7];
   asm volatile(
@@ -38,8 +39,7 @@ __attribute__((noinline)) bool WriteHeapGraph(PacketEmit emit, void* arg,
       : "r"(regs)
       : "memory");
   uintptr_t sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-  return WriteHeapGraphWith(DefaultHeapGraphSources(), emit, arg, sp, regs, 7,
-                            nullptr, 0, stats);
+  return WriteHeapGraphWith(src, emit, arg, sp, regs, 7, nullptr, 0, stats);
 }
 
 }  // namespace heaplens

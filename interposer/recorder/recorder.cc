@@ -1012,22 +1012,7 @@ __attribute__((noinline)) bool WriteHeapGraphExcludingSelf(
   dl_iterate_phdr(FindSelfSegments, &g_self_segments);
   HeapGraphSources src = DefaultHeapGraphSources();
   src.for_each_internal_region = ForEachInternalRegionOrSelf;
-  // The exiting thread's callee-saved registers and stack pointer (a
-  // REGISTERS root), as WriteHeapGraph takes them.
-  uint64_t regs[7];
-  asm volatile(
-      "mov %%rbx, 0(%0)\n\t"
-      "mov %%rbp, 8(%0)\n\t"
-      "mov %%r12, 16(%0)\n\t"
-      "mov %%r13, 24(%0)\n\t"
-      "mov %%r14, 32(%0)\n\t"
-      "mov %%r15, 40(%0)\n\t"
-      "mov %%rsp, 48(%0)\n\t"
-      :
-      : "r"(regs)
-      : "memory");
-  uintptr_t sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-  return WriteHeapGraphWith(src, emit, arg, sp, regs, 7, nullptr, 0, stats);
+  return WriteHeapGraph(src, emit, arg, stats);
 }
 
 void Finish(ExitReason reason, int status) {
