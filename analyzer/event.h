@@ -32,10 +32,10 @@ enum EventKindValue : uint32_t {
   kMark = trace::MARK,
 };
 
-inline bool IsAllocation(uint32_t kind) {
+constexpr bool IsAllocation(uint32_t kind) {
   return kind >= kMalloc && kind <= kRealloc;
 }
-inline bool IsFree(uint32_t kind) {
+constexpr bool IsFree(uint32_t kind) {
   return kind >= kFree && kind <= kDeleteArray;
 }
 
@@ -54,7 +54,7 @@ struct Event {
 // The merge order at equal times: frees (and other releases) before
 // allocations, so a block freed and reused in the same nanosecond by two
 // threads is not seen live twice.
-inline int TieClass(uint32_t kind) {
+constexpr int TieClass(uint32_t kind) {
   return (IsAllocation(kind) || kind == kHeapGrow || kind == kMmap) ? 1 : 0;
 }
 

@@ -21,7 +21,7 @@ enum Column : uint8_t {
 
 struct ColumnTable {
   uint8_t cols[256];
-  constexpr ColumnTable() : cols() {
+  constexpr ColumnTable() : cols(), tie() {
     for (int i = 0; i < 256; ++i) cols[i] = kUnknown;
     for (uint32_t k = kMalloc; k <= kNewArray; ++k) {
       cols[k] = kColAddress | kColSize | kColSlack | kColStack;
@@ -33,7 +33,9 @@ struct ColumnTable {
     for (uint32_t k = kHeapGrow; k <= kMadvise; ++k)
       cols[k] = kColAddress | kColSize;
     cols[kMark] = kColSize;
+    for (int i = 0; i < 256; ++i) tie[i] = TieClass(i);
   }
+  uint8_t tie[256];
 };
 constexpr ColumnTable kColumns;
 
@@ -197,6 +199,55 @@ inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
 
 inline uint64_t ZigZag(uint64_t v) { return (v >> 1) ^ (~(v & 1) + 1); }
 
+// A varint at `p` that is known to end within the bytes that can be read
+// (the column's last byte ends a varint and the column has exactly as many
+// varints as are read from it, so a read never passes the column's end).
+// False if it is longer than 10 bytes, as protobuf says.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool ReadVarintInColumn(const uint8_t*& p,
+                                                            uint64_t* v) {
+  uint64_t b = p[0];
+  if (ABSL_PREDICT_TRUE(b < 0x80)) {
+    *v = b;
+    p += 1;
+    return true;
+  }
+  uint64_t r = b & 0x7f;
+  b = p[1];
+  r |= (b & 0x7f) << 7;
+  if (b < 0x80) {
+    *v = r;
+    p += 2;
+    return true;
+  }
+  for (int i = 2; i < 10; ++i) {
+    b = p[i];
+    r |= (b & 0x7f) << (7 * i < 64 ? 7 * i : 0);
+    if (b < 0x80) {
+      *v = r;
+      p += i + 1;
+      return true;
+    }
+  }
+  return false;
+}
+
+// The number of bytes < 0x80 (varint ends) in [p, end).
+size_t CountVarintEnds(const uint8_t* p, const uint8_t* end) {
+  const size_t len = static_cast<size_t>(end - p);
+  size_t high = 0;
+  size_t i = 0;
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w;
+    memcpy(&w, p + i, 8);
+    // One bit per byte at its bottom, summed by the multiply into the top
+    // byte (at most 8, so no carries spill).
+    high += (((w >> 7) & kOnes) * kOnes) >> 56;
+  }
+  for (; i < len; ++i) high += p[i] >> 7;
+  return len - high;
+}
+
 // One packed column: [p, end).
 struct Col {
   const uint8_t* p = nullptr;
@@ -204,9 +255,20 @@ struct Col {
   bool seen = false;
 };
 
+constexpr uint8_t kAllocCols = kColAddress | kColSize | kColSlack | kColStack;
+constexpr uint8_t kFreeCols = kColAddress;
+
 // The fast path; false means "take the slow path" (nothing is reported).
+//
+// It first checks the shape of the batch: every kind is one byte (so a
+// known kind, < 128), and each column holds exactly as many varints as the
+// kinds take from it, the last ending at the column's end. Then no varint
+// read can pass its column's end and the decoding loop needs no bounds
+// checks; a varint longer than 10 bytes still sends the batch to the slow
+// path.
 bool DecodeFast(absl::string_view bytes, uint64_t max_stack,
-                std::vector<Event>* buffer, WireBatchInfo* info) {
+                std::vector<Event>* buffer, WireBatchInfo* info,
+                const MergeKeySpec* key_spec) {
   const uint8_t* p = reinterpret_cast<const uint8_t*>(bytes.data());
   const uint8_t* const end = p + bytes.size();
   // Columns by field number 3..9: kind, time, address, size, slack, stack,
@@ -254,51 +316,117 @@ bool DecodeFast(absl::string_view bytes, uint64_t max_stack,
         return false;  // groups, invalid wire types
     }
   }
-  Col& kinds = col[3];
-  Col& times = col[4];
-  Col& addrs = col[5];
-  Col& sizes = col[6];
-  Col& slacks = col[7];
-  Col& stacks = col[8];
-  Col& olds = col[9];
-  // The number of events: one per varint of the kind column.
-  size_t n = 0;
-  for (const uint8_t* k = kinds.p; k < kinds.end; ++k) n += *k < 0x80;
-  if (n > 0 && kinds.end[-1] >= 0x80) return false;
+  // The kinds: one byte each, all known; how many values each column must
+  // hold.
+  const uint8_t* const kinds = col[3].p;
+  const size_t n = static_cast<size_t>(col[3].end - col[3].p);
+  uint32_t hist[128] = {};
+  uint8_t any_high = 0;
+  for (size_t i = 0; i < n; ++i) {
+    any_high |= kinds[i];
+    ++hist[kinds[i] & 0x7f];
+  }
+  if (any_high & 0x80) return false;
+  size_t need[10] = {};
+  need[4] = n;
+  for (uint32_t k = 0; k < 128; ++k) {
+    if (hist[k] == 0) continue;
+    const uint8_t cols = kColumns.cols[k];
+    if (cols & kUnknown) return false;
+    if (cols & kColAddress) need[5] += hist[k];
+    if (cols & kColSize) need[6] += hist[k];
+    if (cols & kColSlack) need[7] += hist[k];
+    if (cols & kColStack) need[8] += hist[k];
+    if (cols & kColOld) need[9] += hist[k];
+  }
+  for (int f = 4; f <= 9; ++f) {
+    const Col& c = col[f];
+    if (c.p != c.end && c.end[-1] >= 0x80) return false;
+    if (CountVarintEnds(c.p, c.end) != need[f]) return false;
+  }
+  const uint8_t* times = col[4].p;
+  const uint8_t* addrs = col[5].p;
+  const uint8_t* sizes = col[6].p;
+  const uint8_t* slacks = col[7].p;
+  const uint8_t* stacks = col[8].p;
+  const uint8_t* olds = col[9].p;
   if (buffer->size() < n) buffer->resize(n);
   Event* ev = buffer->data();
-  uint64_t t = 0, a = 0, unknown_stacks = 0;
+  // Keys go to a scratch array when not asked for, so the loop has no
+  // branch for them.
+  uint64_t scratch_key;
+  uint64_t* keys = &scratch_key;
+  size_t key_step = 0;
+  int shift = 0;
+  uint64_t low[2] = {0, 0};
+  if (key_spec != nullptr) {
+    if (key_spec->keys->size() < n + 1) key_spec->keys->resize(n + 1);
+    keys = key_spec->keys->data();
+    key_step = 1;
+    shift = key_spec->shift;
+    low[0] = key_spec->low[0];
+    low[1] = key_spec->low[1];
+  }
+  uint64_t t = 0, a = 0, unknown_stacks = 0, max_t = 0;
   for (size_t i = 0; i < n; ++i) {
-    uint64_t k, v;
-    if (!ReadVarint(kinds.p, kinds.end, &k)) return false;
-    k = static_cast<uint32_t>(k);
-    const uint8_t cols = k < 256 ? kColumns.cols[k] : kUnknown;
-    if (cols & kUnknown) return false;
+    const uint32_t k = kinds[i];
+    const uint8_t cols = kColumns.cols[k];
     Event& e = ev[i];
-    e.kind = static_cast<uint32_t>(k);
+    uint64_t v;
+    e.kind = k;
     e.tid = tid;
-    if (!ReadVarint(times.p, times.end, &v)) return false;
+    if (!ReadVarintInColumn(times, &v)) return false;
     t += v;
     e.time_ns = t;
+    max_t = std::max(max_t, t);
+    *keys = t << shift | low[kColumns.tie[k]];
+    keys += key_step;
+    if (cols == kFreeCols) {
+      if (!ReadVarintInColumn(addrs, &v)) return false;
+      a += ZigZag(v);
+      e.address = a;
+      e.size = 0;
+      e.slack = 0;
+      e.stack = 0;
+      e.old_address = 0;
+      continue;
+    }
+    if (cols == kAllocCols) {
+      if (!ReadVarintInColumn(addrs, &v)) return false;
+      a += ZigZag(v);
+      e.address = a;
+      if (!ReadVarintInColumn(sizes, &v)) return false;
+      e.size = v;
+      if (!ReadVarintInColumn(slacks, &v)) return false;
+      e.slack = v;
+      if (!ReadVarintInColumn(stacks, &v)) return false;
+      if (ABSL_PREDICT_FALSE(v >= max_stack)) {
+        ++unknown_stacks;
+        v = 0;
+      }
+      e.stack = v;
+      e.old_address = 0;
+      continue;
+    }
     e.address = 0;
     if (cols & kColAddress) {
-      if (!ReadVarint(addrs.p, addrs.end, &v)) return false;
+      if (!ReadVarintInColumn(addrs, &v)) return false;
       a += ZigZag(v);
       e.address = a;
     }
     e.size = 0;
     if (cols & kColSize) {
-      if (!ReadVarint(sizes.p, sizes.end, &v)) return false;
+      if (!ReadVarintInColumn(sizes, &v)) return false;
       e.size = v;
     }
     e.slack = 0;
     if (cols & kColSlack) {
-      if (!ReadVarint(slacks.p, slacks.end, &v)) return false;
+      if (!ReadVarintInColumn(slacks, &v)) return false;
       e.slack = v;
     }
     e.stack = 0;
     if (cols & kColStack) {
-      if (!ReadVarint(stacks.p, stacks.end, &v)) return false;
+      if (!ReadVarintInColumn(stacks, &v)) return false;
       if (ABSL_PREDICT_FALSE(v >= max_stack)) {
         ++unknown_stacks;
         v = 0;
@@ -306,18 +434,16 @@ bool DecodeFast(absl::string_view bytes, uint64_t max_stack,
       e.stack = v;
     }
     e.old_address = 0;
-    if (ABSL_PREDICT_FALSE(cols & kColOld)) {
-      if (!ReadVarint(olds.p, olds.end, &v)) return false;
+    if (cols & kColOld) {
+      if (!ReadVarintInColumn(olds, &v)) return false;
       e.old_address = a + ZigZag(v);
     }
-  }
-  for (int f = 4; f <= 9; ++f) {
-    if (col[f].p != col[f].end) return false;  // a column too long
   }
   info->tid = tid;
   info->kinds = n;
   info->decoded = n;
   info->unknown_stacks = unknown_stacks;
+  info->max_time_ns = max_t;
   return true;
 }
 
@@ -325,9 +451,10 @@ bool DecodeFast(absl::string_view bytes, uint64_t max_stack,
 
 DecodeResult DecodeEventBatchWire(absl::string_view bytes, uint64_t max_stack,
                                   std::vector<Event>* buffer,
-                                  WireBatchInfo* info, std::string* error) {
+                                  WireBatchInfo* info, std::string* error,
+                                  const MergeKeySpec* keys) {
   *info = WireBatchInfo();
-  if (ABSL_PREDICT_TRUE(DecodeFast(bytes, max_stack, buffer, info))) {
+  if (ABSL_PREDICT_TRUE(DecodeFast(bytes, max_stack, buffer, info, keys))) {
     return DecodeResult::kOk;
   }
   // The slow path: whatever the generated parser and DecodeEventBatch say.
@@ -347,6 +474,17 @@ DecodeResult DecodeEventBatchWire(absl::string_view bytes, uint64_t max_stack,
   }
   if (buffer->size() < events.size()) buffer->resize(events.size());
   std::copy(events.begin(), events.end(), buffer->begin());
+  if (keys != nullptr && keys->keys->size() < events.size() + 1) {
+    keys->keys->resize(events.size() + 1);
+  }
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
+    info->max_time_ns = std::max(info->max_time_ns, e.time_ns);
+    if (keys != nullptr) {
+      (*keys->keys)[i] =
+          e.time_ns << keys->shift | keys->low[TieClass(e.kind) == 1 ? 1 : 0];
+    }
+  }
   info->tid = batch.tid();
   info->kinds = batch.kind_size();
   info->decoded = events.size();

@@ -47,6 +47,17 @@ struct WireBatchInfo {
   size_t kinds = 0;    // length of the kind column: the events declared
   size_t decoded = 0;  // events written to the front of `*buffer`
   uint64_t unknown_stacks = 0;  // stack ids >= max_stack, replaced by 0
+  uint64_t max_time_ns = 0;     // the largest time of the decoded events
+};
+
+// Optional output of DecodeEventBatchWire for the replay's merge: a 64-bit
+// key per decoded event, keys[i] = time << shift | low[TieClass(kind)]
+// (the bits above 64 dropped). `*keys` is grown like the event buffer,
+// never shrunk.
+struct MergeKeySpec {
+  int shift = 0;
+  uint64_t low[2] = {0, 0};
+  std::vector<uint64_t>* keys = nullptr;
 };
 
 // Decodes a serialized EventBatch (the message's wire bytes) straight into
@@ -64,9 +75,13 @@ struct WireBatchInfo {
 // unpacked columns, unknown kinds, corrupt columns) takes the slow path
 // through the generated parser, so odd but valid encodings decode exactly
 // as protobuf would.
+//
+// With `keys`, also writes the merge keys of the decoded events (one more
+// element is reserved past them, for the caller).
 DecodeResult DecodeEventBatchWire(absl::string_view bytes, uint64_t max_stack,
                                   std::vector<Event>* buffer,
-                                  WireBatchInfo* info, std::string* error);
+                                  WireBatchInfo* info, std::string* error,
+                                  const MergeKeySpec* keys = nullptr);
 
 }  // namespace heaplens
 

@@ -1,5 +1,8 @@
 #include "analyzer/event_decoder.h"
 
+#include <algorithm>
+#include <random>
+
 #include "analyzer/testing/trace_builder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -199,6 +202,114 @@ TEST(EventDecoderWireTest, ErrorsAsTheMessageDecoder) {
   bytes.back() = static_cast<char>(0x80);  // a varint cut short
   WireDecode(bytes, DecodeResult::kInvalidMessage);
   WireDecode(std::string("\x1a\x05\x01", 3), DecodeResult::kInvalidMessage);
+}
+
+// The wire decoder against parsing + DecodeEventBatch on valid batches and
+// on random corruptions of them (bytes changed, cut, inserted): the same
+// result, events, error text and counts, whichever path the wire decoder
+// takes. Also the merge keys it writes on request.
+TEST(EventDecoderWireTest, RandomCorruptionsMatchTheMessageDecoder) {
+  std::mt19937_64 rng(3);
+  const std::vector<Event> kinds = {
+      Alloc(kMalloc, 0, 0, 24, 3, 8),
+      Realloc(0, 0x7f0000001000, 0x9000, 200, 8, 8),
+      Free(kFree, 0, 0),
+      InvalidFree(0, 0x1234, 9),
+      AllocFailed(0, 1ull << 40, 10),
+      HeapEvent(kHeapGrow, 0, 0x555500000000, 135168),
+      Mark(0, 17),
+      Alloc(kNew, 0, 0, 1ull << 50, 300, 70000),
+  };
+  int fast_ok = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::vector<Event> events;
+    uint64_t time = rng() % 1000;
+    const int n = static_cast<int>(rng() % 40);
+    for (int i = 0; i < n; ++i) {
+      Event e = kinds[rng() % (round % 4 == 0 ? kinds.size() : 3)];
+      time += rng() % (round % 3 == 0 ? 1ull << 40 : 300);
+      e.time_ns = time;
+      if (e.kind != kRealloc && e.address == 0 && IsAllocation(e.kind)) {
+        e.address = 0x10000 + 16 * (rng() % 100000);
+      }
+      if (e.kind == kFree) e.address = 0x10000 + 16 * (rng() % 100000);
+      if (e.kind == kRealloc) e.old_address = 0x10000 + 16 * (rng() % 1000);
+      e.stack = rng() % 40;
+      if (!IsAllocation(e.kind) && e.kind != kInvalidFree &&
+          e.kind != kAllocFailed) {
+        e.stack = 0;
+      }
+      events.push_back(e);
+    }
+    std::string bytes = EncodeBatch(9, 1, events).SerializeAsString();
+    const int damage = round % 5 == 0 ? 0 : 1 + static_cast<int>(rng() % 3);
+    for (int d = 0; d < damage && !bytes.empty(); ++d) {
+      const size_t at = rng() % bytes.size();
+      switch (rng() % 4) {
+        case 0:
+          bytes[at] = static_cast<char>(rng());
+          break;
+        case 1:
+          bytes[at] = static_cast<char>(bytes[at] ^ 0x80);
+          break;
+        case 2:
+          bytes.resize(at);
+          break;
+        default:
+          bytes.insert(at, 1, static_cast<char>(rng()));
+      }
+    }
+    SCOPED_TRACE(round);
+    const uint64_t max_stack = 30;
+    // Expected: parse, decode, unknown stacks to 0.
+    trace::EventBatch batch;
+    std::vector<Event> want;
+    std::string want_error;
+    DecodeResult want_result = DecodeResult::kInvalidMessage;
+    uint64_t want_unknown = 0;
+    if (batch.ParseFromString(bytes)) {
+      want_result = DecodeEventBatch(batch, &want, &want_error);
+      for (Event& e : want) {
+        if (e.stack >= max_stack) {
+          e.stack = 0;
+          ++want_unknown;
+        }
+      }
+    }
+    std::vector<Event> got(5);
+    std::vector<uint64_t> keys;
+    MergeKeySpec spec;
+    spec.shift = 5;
+    spec.low[0] = 0x11;
+    spec.low[1] = 0x15;
+    spec.keys = &keys;
+    WireBatchInfo info;
+    std::string error;
+    const DecodeResult result =
+        DecodeEventBatchWire(bytes, max_stack, &got, &info, &error, &spec);
+    ASSERT_EQ(result, want_result) << error;
+    if (result == DecodeResult::kInvalidMessage) continue;
+    if (result != DecodeResult::kOk) {
+      EXPECT_EQ(error, want_error);
+    }
+    if (result == DecodeResult::kOk && damage == 0) ++fast_ok;
+    ASSERT_EQ(info.decoded, want.size());
+    EXPECT_EQ(info.kinds, static_cast<size_t>(batch.kind_size()));
+    EXPECT_EQ(info.tid, batch.tid());
+    EXPECT_EQ(info.unknown_stacks, want_unknown);
+    ASSERT_GE(keys.size(), want.size() + 1);
+    uint64_t max_time = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      SCOPED_TRACE(i);
+      ExpectSame(got[i], want[i]);
+      EXPECT_EQ(got[i].tid, batch.tid());
+      EXPECT_EQ(keys[i], want[i].time_ns << 5 |
+                             (TieClass(want[i].kind) == 1 ? 0x15 : 0x11));
+      max_time = std::max(max_time, want[i].time_ns);
+    }
+    EXPECT_EQ(info.max_time_ns, max_time);
+  }
+  EXPECT_GT(fast_ok, 300);
 }
 
 }  // namespace
