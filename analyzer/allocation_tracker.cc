@@ -395,26 +395,37 @@ void AllocationTracker::OnEvent(const Event& e) {
   Apply(e, Hash(LookupAddress(e)));
 }
 
-void AllocationTracker::OnEvents(absl::Span<const Event> events) {
+template <typename At>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void AllocationTracker::ApplyAll(size_t n,
+                                                                     At at) {
   // Hash the address a few events ahead and prefetch its slot: the live
   // set is larger than the caches, so a lookup is otherwise a memory stall
   // per event. The hash is kept for when the event's turn comes.
   constexpr size_t kAhead = 8;
   uint64_t hashes[kAhead];
-  const size_t n = events.size();
   for (size_t i = 0; i < n && i < kAhead; ++i) {
-    hashes[i] = Hash(LookupAddress(events[i]));
+    hashes[i] = Hash(LookupAddress(at(i)));
     __builtin_prefetch(&slots_[hashes[i] >> shift_]);
   }
   for (size_t i = 0; i < n; ++i) {
     const uint64_t hash = hashes[i % kAhead];
     if (i + kAhead < n) {
-      const uint64_t h = Hash(LookupAddress(events[i + kAhead]));
+      const uint64_t h = Hash(LookupAddress(at(i + kAhead)));
       hashes[i % kAhead] = h;
       __builtin_prefetch(&slots_[h >> shift_]);
     }
-    Apply(events[i], hash);
+    Apply(at(i), hash);
   }
+}
+
+void AllocationTracker::OnEvents(absl::Span<const Event> events) {
+  const Event* ev = events.data();
+  ApplyAll(events.size(), [ev](size_t i) -> const Event& { return ev[i]; });
+}
+
+void AllocationTracker::OnEventRefs(absl::Span<const Event* const> events) {
+  const Event* const* ev = events.data();
+  ApplyAll(events.size(), [ev](size_t i) -> const Event& { return *ev[i]; });
 }
 
 void AllocationTracker::OnEnd(const ReplayStats&) {

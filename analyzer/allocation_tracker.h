@@ -85,6 +85,7 @@ class AllocationTracker : public ReplayConsumer {
   void OnEvent(const Event& e) override;
   // The replay's hot path: OnEvent for each, without a virtual call each.
   void OnEvents(absl::Span<const Event> events) override;
+  void OnEventRefs(absl::Span<const Event* const> events) override;
   void OnEnd(const ReplayStats& stats) override;
 
   // The live set. The tracker keeps it in its own compact table while it
@@ -144,6 +145,9 @@ class AllocationTracker : public ReplayConsumer {
   }
   // Applies one event; `hash` is Hash(LookupAddress(e)).
   void Apply(const Event& e, uint64_t hash);
+  // Applies events at(0) .. at(n - 1), prefetching ahead.
+  template <typename At>
+  void ApplyAll(size_t n, At at);
   void AddProblem(const FreeProblem& p);
   void AddMismatch(const Event& e, uint64_t address, uint64_t size,
                    uint64_t stack, uint32_t kind);

@@ -10,7 +10,9 @@
 // order is kept.
 //
 // Consumers are the analyses (leaks, fragmentation, pinning, the gate, ...).
-// They see every event once, in order, then OnEnd().
+// They see every event once, in order, then OnEnd(), through OnEvents
+// (contiguous runs) and OnEventRefs (runs by pointer), whose defaults end in
+// OnEvent.
 //
 // Example:
 //   AllocationTracker tracker(index);
@@ -57,6 +59,12 @@ class ReplayConsumer {
   virtual void OnEvents(absl::Span<const Event> events) {
     for (const Event& e : events) OnEvent(e);
   }
+  // The same, for a run given by pointers: when threads interleave, the
+  // replay gathers the merged order this way instead of copying each event.
+  // The default copies the events into contiguous chunks and calls
+  // OnEvents, so a consumer that overrides only OnEvent or OnEvents sees
+  // what it saw before; a consumer on the hot path overrides this too.
+  virtual void OnEventRefs(absl::Span<const Event* const> events);
   // After the last event.
   virtual void OnEnd(const ReplayStats& stats) {}
 };

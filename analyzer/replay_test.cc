@@ -1,11 +1,13 @@
 #include "analyzer/replay.h"
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "analyzer/test_util.h"
 #include "analyzer/testing/trace_builder.h"
 #include "gmock/gmock.h"
@@ -210,6 +212,196 @@ TEST(ReplayTest, RandomInterleavingMatchesReferenceMerge) {
     ASSERT_EQ(r.rec.seen, want) << "round " << round;
     EXPECT_EQ(r.stats.events, want.size());
   }
+}
+
+// The merge's definition: always the smallest head (time, tie class,
+// stream) of the threads; streams are numbered in order of first appearance
+// in `per`.
+std::vector<std::string> ReferenceMerge(
+    const std::vector<std::vector<Event>>& per) {
+  std::vector<std::string> want;
+  std::vector<size_t> at(per.size(), 0);
+  while (true) {
+    int best = -1;
+    for (int t = 0; t < static_cast<int>(per.size()); ++t) {
+      if (at[t] == per[t].size()) continue;
+      const Event& e = per[t][at[t]];
+      if (best < 0) {
+        best = t;
+        continue;
+      }
+      const Event& f = per[best][at[best]];
+      if (std::make_tuple(e.time_ns, TieClass(e.kind), t) <
+          std::make_tuple(f.time_ns, TieClass(f.kind), best)) {
+        best = t;
+      }
+    }
+    if (best < 0) break;
+    const Event& e = per[best][at[best]++];
+    want.push_back(absl::StrCat(e.tid, ":", e.kind, "@", e.time_ns));
+  }
+  return want;
+}
+
+// Writes the threads' events as batches of `batch` events, thread by thread
+// round-robin, and replays the trace into `rec`.
+void ReplayThreads(const std::vector<std::vector<Event>>& per, size_t batch,
+                   absl::Span<ReplayConsumer* const> consumers,
+                   ReplayStats* stats) {
+  TraceBuilder b;
+  for (size_t from = 0;; from += batch) {
+    bool any = false;
+    for (const std::vector<Event>& ev : per) {
+      if (from >= ev.size()) continue;
+      any = true;
+      const size_t to = std::min(ev.size(), from + batch);
+      b.Batch(ev[0].tid, from / batch,
+              std::vector<Event>(ev.begin() + from, ev.begin() + to));
+    }
+    if (!any) break;
+  }
+  const std::string path = TempPath("t.hlt");
+  ASSERT_TRUE(b.WriteTo(path).ok());
+  auto reader = TraceReader::Open(path);
+  ASSERT_TRUE(reader.ok());
+  auto index = IndexTrace(**reader);
+  ASSERT_TRUE(index.ok()) << index.status();
+  auto st = Replay(**reader, *index, consumers);
+  ASSERT_TRUE(st.ok()) << st.status();
+  *stats = *st;
+}
+
+// Consumers that override each delivery entry point.
+class SpanRecorder : public ReplayConsumer {
+ public:
+  void OnEvent(const Event& e) override { ADD_FAILURE() << "OnEvent"; }
+  void OnEvents(absl::Span<const Event> events) override {
+    for (const Event& e : events) {
+      seen.push_back(absl::StrCat(e.tid, ":", e.kind, "@", e.time_ns));
+    }
+  }
+  std::vector<std::string> seen;
+};
+class RefRecorder : public ReplayConsumer {
+ public:
+  void OnEvent(const Event& e) override { Add(e); }
+  void OnEvents(absl::Span<const Event> events) override {
+    for (const Event& e : events) Add(e);
+  }
+  void OnEventRefs(absl::Span<const Event* const> events) override {
+    ++ref_runs;
+    for (const Event* e : events) Add(*e);
+  }
+  void Add(const Event& e) {
+    seen.push_back(absl::StrCat(e.tid, ":", e.kind, "@", e.time_ns));
+  }
+  std::vector<std::string> seen;
+  int ref_runs = 0;
+};
+
+std::vector<std::vector<Event>> RandomThreads(std::mt19937_64& rng, int threads,
+                                              int events, uint64_t start,
+                                              int step) {
+  std::vector<std::vector<Event>> per(threads);
+  for (int t = 0; t < threads; ++t) {
+    uint64_t time = start;
+    for (int i = 0; i < events; ++i) {
+      time += rng() % step;
+      const uint64_t a = (uint64_t{1} + t) << 32 | (i + 1);
+      per[t].push_back(rng() % 2 ? Alloc(kMalloc, time, a, 8, 0)
+                                 : Free(kFree, time, a));
+      per[t].back().tid = 100 + t;
+    }
+  }
+  return per;
+}
+
+// Every entry point sees the same merged stream: OnEvent through the
+// defaults, OnEvents (contiguous runs, and the default gathering of
+// pointer runs), OnEventRefs.
+TEST(ReplayTest, AllDeliveryEntryPointsSeeTheSameStream) {
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 6; ++round) {
+    const int threads = 1 + round;
+    // Short steps interleave event by event; long ones give runs.
+    auto per = RandomThreads(rng, threads, 3000, 0, round % 2 ? 3 : 400);
+    Recorder one;
+    SpanRecorder spans;
+    RefRecorder refs;
+    ReplayConsumer* consumers[] = {&one, &spans, &refs};
+    ReplayStats stats;
+    ReplayThreads(per, 100 + round * 37, consumers, &stats);
+    const std::vector<std::string> want = ReferenceMerge(per);
+    EXPECT_EQ(one.seen, want) << round;
+    EXPECT_EQ(spans.seen, want) << round;
+    EXPECT_EQ(refs.seen, want) << round;
+    if (threads > 1) {
+      EXPECT_GT(refs.ref_runs, 0);
+    }
+    EXPECT_LE(stats.max_loaded_batches, static_cast<size_t>(threads));
+  }
+}
+
+// Times near 2^64 do not fit the merge's 64-bit keys: the merge then uses
+// 128-bit keys, from the start (the index shows such times) or from the
+// batch whose events show them.
+TEST(ReplayTest, HugeTimesMergeExactly) {
+  std::mt19937_64 rng(5);
+  for (const uint64_t start :
+       {uint64_t{1} << 58, uint64_t{1} << 60, uint64_t{1} << 61,
+        ~uint64_t{0} - 50000, uint64_t{0}}) {
+    SCOPED_TRACE(start);
+    auto per = RandomThreads(rng, 3, 2000, start, 5);
+    if (start == 0) {
+      // Small times, then two threads jump within their last batches
+      // (events 1920..1999), which begin with small times: the switch
+      // happens mid-way.
+      for (size_t i = 1950; i < per[1].size(); ++i) {
+        per[1][i].time_ns += ~uint64_t{0} - (uint64_t{1} << 20);
+      }
+      for (size_t i = 1930; i < per[2].size(); ++i) {
+        per[2][i].time_ns += uint64_t{1} << 62;
+      }
+    }
+    Recorder one;
+    RefRecorder refs;
+    ReplayConsumer* consumers[] = {&one, &refs};
+    ReplayStats stats;
+    ReplayThreads(per, 128, consumers, &stats);
+    const std::vector<std::string> want = ReferenceMerge(per);
+    EXPECT_EQ(one.seen, want);
+    EXPECT_EQ(refs.seen, want);
+    EXPECT_EQ(stats.events, 6000u);
+  }
+}
+
+// Many equal times across four threads, and near 2^64 for two of them at
+// the end: ties go by tie class, then stream, with either key width; the
+// switch to 128-bit keys comes in a batch that begins with small times
+// while the other threads are in the middle of theirs.
+TEST(ReplayTest, EqualTimesAcrossThreadsAndTheSwitchToWideKeys) {
+  std::vector<std::vector<Event>> per(4);
+  for (int t = 0; t < 4; ++t) {
+    for (int i = 0; i < 600; ++i) {
+      uint64_t time = i / 3;
+      if ((t == 0 && i >= 450) || (t == 2 && i >= 500)) {
+        time = ~uint64_t{0} - (600 - i) / 3;
+      }
+      const uint64_t a = (uint64_t{1} + t) << 32 | (i + 1);
+      per[t].push_back((i + t) % 3 ? Alloc(kMalloc, time, a, 8, 0)
+                                   : Free(kFree, time, a));
+      per[t].back().tid = 7 - t;
+    }
+  }
+  Recorder one;
+  RefRecorder refs;
+  ReplayConsumer* consumers[] = {&one, &refs};
+  ReplayStats stats;
+  ReplayThreads(per, 300, consumers, &stats);
+  const std::vector<std::string> want = ReferenceMerge(per);
+  EXPECT_EQ(one.seen, want);
+  EXPECT_EQ(refs.seen, want);
+  EXPECT_EQ(stats.last_time_ns, ~uint64_t{0});
 }
 
 }  // namespace
