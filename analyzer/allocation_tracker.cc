@@ -232,8 +232,14 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void AllocationTracker::Allocate(
   ++allocations_;
   bytes_allocated_ += e.size;
   live_stale_ = true;
-  Slot* s = Find(address, hash);
-  if (s != nullptr) {
+  // One probe: it ends at the block's slot or at the empty slot that
+  // becomes it (linear probing without tombstones).
+  size_t i = hash >> shift_;
+  while (slots_[i].meta != 0 && slots_[i].address != address) {
+    i = (i + 1) & mask_;
+  }
+  Slot* s = &slots_[i];
+  if (s->meta != 0) {
     ++stale_allocations_;  // its free was lost
     if ((s->meta >> 56) == kWide) {
       live_bytes_ -= wide_.at(address).size;
@@ -242,10 +248,12 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void AllocationTracker::Allocate(
       live_bytes_ -= s->size_slack & kSizeMask;
     }
   } else {
-    if (live_count_ + 1 > slots_.size() / 2) Grow();
-    size_t i = hash >> shift_;
-    while (slots_[i].meta != 0) i = (i + 1) & mask_;
-    s = &slots_[i];
+    if (live_count_ + 1 > slots_.size() / 2) {
+      Grow();
+      i = hash >> shift_;
+      while (slots_[i].meta != 0) i = (i + 1) & mask_;
+      s = &slots_[i];
+    }
     s->address = address;
     ++live_count_;
   }
