@@ -16,8 +16,16 @@ void FreedRanges::Sub(uint32_t tid, uint64_t n) {
 
 void FreedRanges::Add(uint64_t lo, uint64_t hi, uint32_t tid) {
   if (lo >= hi) return;
-  Remove(lo, hi);
-  map_.emplace(lo, Range{hi, tid});
+  // Usually nothing overlaps (the bytes were live): one search, and the
+  // insertion at the position found.
+  auto it = map_.upper_bound(lo);
+  if ((it != map_.end() && it->first < hi) ||
+      (it != map_.begin() && std::prev(it)->second.hi > lo)) {
+    Remove(lo, hi);
+    map_.emplace(lo, Range{hi, tid});
+  } else {
+    map_.emplace_hint(it, lo, Range{hi, tid});
+  }
   by_thread_[tid] += hi - lo;
   total_ += hi - lo;
 }
@@ -103,6 +111,13 @@ void HeapModel::Alloc(const HeapEvent& e, uint64_t address) {
   c.tid = e.tid;
   c.in_brk = brk_.Contains(address);
   slot->second = c;
+  // A new highest chunk of the top brk region becomes the top chunk.
+  if (!top_dirty_ && address >= top_lo_ && address < top_hi_ &&
+      (!has_top_ || address > top_address_)) {
+    has_top_ = true;
+    top_address_ = address;
+    top_usable_ = c.usable;
+  }
   live_usable_ += c.usable;
   live_requested_ += c.requested;
   if (c.in_brk) live_brk_usable_ += c.usable;
@@ -130,20 +145,45 @@ void HeapModel::Free(uint64_t address, uint32_t tid) {
   }
   const Chunk c = it->second;
   chunks_.erase(it);
+  if (has_top_ && address == top_address_) top_dirty_ = true;
   live_usable_ -= c.usable;
   live_requested_ -= c.requested;
   if (c.in_brk) live_brk_usable_ -= c.usable;
   const uint64_t hi = address + c.usable;
-  auto add_free = [&](uint64_t a, uint64_t b) { free_.Add(a, b); };
-  brk_.ForEachIn(address, hi, add_free);
-  mmap_.ForEachIn(address, hi, add_free);
+  if (brk_.Covers(address, hi)) {
+    free_.Add(address, hi);  // (a piece of mmap_ there would add nothing)
+  } else {
+    auto add_free = [&](uint64_t a, uint64_t b) { free_.Add(a, b); };
+    brk_.ForEachIn(address, hi, add_free);
+    mmap_.ForEachIn(address, hi, add_free);
+  }
   resident_.ForEachIn(address, hi,
                       [&](uint64_t a, uint64_t b) { freed_.Add(a, b, tid); });
+}
+
+void HeapModel::TopRegionChanged() {
+  if (brk_.empty()) {
+    top_lo_ = top_hi_ = 0;
+  } else {
+    auto it = brk_.intervals().rbegin();
+    top_lo_ = it->first;
+    top_hi_ = it->second;
+  }
+  top_dirty_ = true;
+}
+
+void HeapModel::RefreshTop() const {
+  auto tc = TopChunk();
+  has_top_ = tc != chunks_.end();
+  top_address_ = has_top_ ? tc->first : 0;
+  top_usable_ = has_top_ ? tc->second.usable : 0;
+  top_dirty_ = false;
 }
 
 void HeapModel::AddRegion(IntervalSet& set, uint64_t lo, uint64_t hi) {
   if (lo >= hi) return;
   set.Add(lo, hi);
+  if (&set == &brk_) TopRegionChanged();
   free_.Add(lo, hi);
   // Chunks already in the range (a region recorded late) stay live.
   auto it = chunks_.lower_bound(lo);
@@ -163,6 +203,7 @@ void HeapModel::AddRegion(IntervalSet& set, uint64_t lo, uint64_t hi) {
 void HeapModel::RemoveRegion(IntervalSet& set, uint64_t lo, uint64_t hi) {
   if (lo >= hi) return;
   set.Remove(lo, hi);
+  if (&set == &brk_) TopRegionChanged();
   free_.Remove(lo, hi);
   ReleasePages(lo, hi);
   if (&set == &brk_) {
@@ -202,12 +243,6 @@ HeapStats HeapModel::Stats() const {
   return s;
 }
 
-std::pair<uint64_t, uint64_t> HeapModel::TopBrkRegion() const {
-  if (brk_.empty()) return {0, 0};
-  auto it = brk_.intervals().rbegin();
-  return {it->first, it->second};
-}
-
 HeapModel::ChunkMap::const_iterator HeapModel::TopChunk() const {
   auto [lo, hi] = TopBrkRegion();
   if (lo == hi) return chunks_.end();
@@ -218,17 +253,17 @@ HeapModel::ChunkMap::const_iterator HeapModel::TopChunk() const {
 }
 
 uint64_t HeapModel::PinnedBytes() const {
-  auto tc = TopChunk();
-  if (tc == chunks_.end()) return 0;
-  const uint64_t lo = TopBrkRegion().first;
+  if (top_dirty_) RefreshTop();
+  if (!has_top_) return 0;
+  const uint64_t lo = top_lo_;
   if (brk_.count() == 1) {
     // Every byte of [lo, top chunk) is live or free, and all live chunks of
     // the brk heap other than the top one lie there.
-    const uint64_t below_live = live_brk_usable_ - tc->second.usable;
-    const uint64_t span = tc->first - lo;
+    const uint64_t below_live = live_brk_usable_ - top_usable_;
+    const uint64_t span = top_address_ - lo;
     if (below_live <= span) return span - below_live;
   }
-  return free_.Overlap(lo, tc->first);
+  return free_.Overlap(lo, top_address_);
 }
 
 uint64_t HeapModel::BrkResidentBytes() const {
@@ -238,20 +273,20 @@ uint64_t HeapModel::BrkResidentBytes() const {
 }
 
 bool HeapModel::MayLowerPinned(const HeapEvent& e) const {
-  auto tc = TopChunk();
+  if (top_dirty_) RefreshTop();
   switch (e.kind) {
     case HeapEventKind::kAlloc:
-      return tc != chunks_.end() && e.address < tc->first;
+      return has_top_ && e.address < top_address_;
     case HeapEventKind::kRealloc:
-      return tc != chunks_.end();
+      return has_top_;
     case HeapEventKind::kFree:
-      return tc != chunks_.end() && e.address == tc->first;
+      return has_top_ && e.address == top_address_;
     case HeapEventKind::kHeapGrow:
       // Growing the top region keeps the pinned bytes; a new, separate top
       // region starts with none.
-      return tc != chunks_.end() && e.address != brk_.end_address();
+      return has_top_ && e.address != brk_.end_address();
     case HeapEventKind::kHeapShrink:
-      return tc != chunks_.end() && e.address < tc->first + tc->second.usable;
+      return has_top_ && e.address < top_address_ + top_usable_;
     default:
       return false;
   }

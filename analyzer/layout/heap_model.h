@@ -104,12 +104,16 @@ class HeapModel {
   uint64_t anomalies() const { return anomalies_; }
 
   // The topmost brk region [lo, hi) (hi is the break); {0, 0} if none.
-  std::pair<uint64_t, uint64_t> TopBrkRegion() const;
+  std::pair<uint64_t, uint64_t> TopBrkRegion() const {
+    return {top_lo_, top_hi_};
+  }
   // The highest live chunk whose first byte lies in the topmost brk region,
   // or chunks().end().
   ChunkMap::const_iterator TopChunk() const;
   // Free bytes of the topmost brk region below its highest live chunk: the
   // bytes that the live chunks pin (pinning.h). 0 without a live chunk.
+  // O(1) while the brk heap is one region and the top chunk is known (it is
+  // cached; freeing it or changing the brk heap costs one search).
   uint64_t PinnedBytes() const;
   // Resident bytes of the brk heap.
   uint64_t BrkResidentBytes() const;
@@ -123,6 +127,8 @@ class HeapModel {
   void AddRegion(IntervalSet& set, uint64_t lo, uint64_t hi);
   void RemoveRegion(IntervalSet& set, uint64_t lo, uint64_t hi);
   void ReleasePages(uint64_t lo, uint64_t hi);
+  void TopRegionChanged();
+  void RefreshTop() const;
   bool InExtent(uint64_t x) const {
     return brk_.Contains(x) || mmap_.Contains(x);
   }
@@ -143,6 +149,14 @@ class HeapModel {
   uint64_t live_requested_ = 0;
   uint64_t live_brk_usable_ = 0;
   uint64_t anomalies_ = 0;
+  // The topmost brk region (TopBrkRegion()).
+  uint64_t top_lo_ = 0, top_hi_ = 0;
+  // TopChunk()'s address and usable size (has_top_: it exists), valid
+  // unless top_dirty_.
+  mutable bool top_dirty_ = false;
+  mutable bool has_top_ = false;
+  mutable uint64_t top_address_ = 0;
+  mutable uint64_t top_usable_ = 0;
 };
 
 }  // namespace heaplens::layout

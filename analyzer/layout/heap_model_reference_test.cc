@@ -360,6 +360,27 @@ void ExpectSameStats(const HeapStats& want, const HeapStats& got, int step) {
   ASSERT_EQ(want.largest_free_run, got.largest_free_run) << "step " << step;
 }
 
+// MayLowerPinned as the model defined it before it cached its top chunk:
+// from TopChunk(), which searches the chunk map.
+bool MayLowerPinnedBySearch(const HeapModel& model, const HeapEvent& e) {
+  auto tc = model.TopChunk();
+  const bool has = tc != model.chunks().end();
+  switch (e.kind) {
+    case HeapEventKind::kAlloc:
+      return has && e.address < tc->first;
+    case HeapEventKind::kRealloc:
+      return has;
+    case HeapEventKind::kFree:
+      return has && e.address == tc->first;
+    case HeapEventKind::kHeapGrow:
+      return has && e.address != model.brk().end_address();
+    case HeapEventKind::kHeapShrink:
+      return has && e.address < tc->first + tc->second.usable;
+    default:
+      return false;
+  }
+}
+
 class ReferenceTest : public ::testing::TestWithParam<uint32_t> {};
 
 TEST_P(ReferenceTest, ModelMatchesNaiveHeap) {
@@ -378,6 +399,7 @@ TEST_P(ReferenceTest, ModelMatchesNaiveHeap) {
     ++applied;
     const uint64_t pinned_before = model.PinnedBytes();
     const bool may_lower = model.MayLowerPinned(e);
+    ASSERT_EQ(MayLowerPinnedBySearch(model, e), may_lower) << "step " << step;
     naive.Apply(e);
     model.Apply(e);
     ExpectSameStats(naive.Stats(), model.Stats(), step);
@@ -386,6 +408,12 @@ TEST_P(ReferenceTest, ModelMatchesNaiveHeap) {
     uint64_t resident_pinned;
     const uint64_t pinned = naive.Pinned(&pinners, &resident_pinned);
     ASSERT_EQ(pinned, model.PinnedBytes()) << "step " << step;
+    // The cached top region and top chunk agree with a search.
+    {
+      auto [lo, hi] = naive.TopBrk();
+      ASSERT_EQ(lo, model.TopBrkRegion().first) << "step " << step;
+      ASSERT_EQ(hi, model.TopBrkRegion().second) << "step " << step;
+    }
     max_pinned = std::max(max_pinned, pinned);
     max_runs = std::max(max_runs, model.Stats().free_runs);
     max_brk_regions = std::max(max_brk_regions, model.brk().count());

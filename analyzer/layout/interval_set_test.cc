@@ -63,5 +63,70 @@ TEST(IntervalSetTest, MatchesABitmap) {
   }
 }
 
+// Long intervals (the histogram's btree part), lengths across its
+// boundary, and the single-interval lookups.
+TEST(IntervalSetTest, MatchesABitmapWithLongIntervals) {
+  std::mt19937 rng(11);
+  IntervalSet s(true);
+  const uint64_t kBits = 3 * LengthHistogram::kSmall;
+  std::vector<bool> bits(kBits);
+  for (int i = 0; i < 3000; ++i) {
+    uint64_t lo = rng() % kBits;
+    uint64_t hi = lo + (rng() % 4 == 0 ? rng() % (2 * LengthHistogram::kSmall)
+                                       : rng() % 300);
+    if (hi > kBits) hi = kBits;
+    bool add = rng() % 3 != 0;
+    uint64_t changed = 0;
+    for (uint64_t x = lo; x < hi; ++x) changed += bits[x] != add, bits[x] = add;
+    ASSERT_EQ(changed, add ? s.Add(lo, hi) : s.Remove(lo, hi)) << i;
+    uint64_t total = 0, runs = 0, largest = 0, run = 0;
+    for (size_t x = 0; x <= bits.size(); ++x) {
+      if (x < bits.size() && bits[x]) {
+        ++total, ++run;
+      } else if (run) {
+        ++runs, largest = std::max(largest, run), run = 0;
+      }
+    }
+    ASSERT_EQ(total, s.total()) << i;
+    ASSERT_EQ(runs, s.count()) << i;
+    ASSERT_EQ(largest, s.largest()) << i;
+    const uint64_t x = rng() % kBits;
+    ASSERT_EQ(bits[x], s.Contains(x)) << i;
+  }
+}
+
+TEST(IntervalSetTest, OneIntervalLookups) {
+  IntervalSet s;
+  s.Add(100, 200);
+  EXPECT_FALSE(s.Contains(99));
+  EXPECT_TRUE(s.Contains(100));
+  EXPECT_TRUE(s.Contains(199));
+  EXPECT_FALSE(s.Contains(200));
+  EXPECT_TRUE(s.Covers(100, 200));
+  EXPECT_FALSE(s.Covers(150, 201));
+  EXPECT_EQ(0u, s.largest());  // not tracked
+}
+
+TEST(LengthHistogramTest, MaxFollowsAddAndRemove) {
+  LengthHistogram h;
+  EXPECT_EQ(0u, h.Max());
+  h.Add(5);
+  h.Add(4095);
+  h.Add(4096);
+  EXPECT_EQ(4096u, h.Max());
+  h.Add(LengthHistogram::kSmall);
+  EXPECT_EQ(LengthHistogram::kSmall, h.Max());
+  h.Remove(LengthHistogram::kSmall);
+  h.Remove(4096);
+  EXPECT_EQ(4095u, h.Max());
+  h.Add(4095);
+  h.Remove(4095);
+  EXPECT_EQ(4095u, h.Max());
+  h.Remove(4095);
+  EXPECT_EQ(5u, h.Max());
+  h.Remove(5);
+  EXPECT_EQ(0u, h.Max());
+}
+
 }  // namespace
 }  // namespace heaplens::layout

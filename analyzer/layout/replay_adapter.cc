@@ -78,6 +78,15 @@ void LayoutConsumer::OnEvent(const Event& event) {
   if (ToHeapEvent(event, &e)) analysis_->Consume(e);
 }
 
+void LayoutConsumer::OnEvents(absl::Span<const Event> events) {
+  if (!analysis_) analysis_ = std::make_unique<LayoutAnalysis>(options_);
+  LayoutAnalysis& analysis = *analysis_;
+  HeapEvent e;
+  for (const Event& event : events) {
+    if (ToHeapEvent(event, &e)) analysis.Consume(e);
+  }
+}
+
 void LayoutConsumer::OnEnd(const ReplayStats& stats) {
   if (!analysis_) analysis_ = std::make_unique<LayoutAnalysis>(options_);
   report_ = analysis_->Finish();

@@ -16,6 +16,7 @@
 
 #include <memory>
 
+#include "absl/types/span.h"
 #include "analyzer/event.h"
 #include "analyzer/layout/heap_event.h"
 #include "analyzer/layout/layout_analysis.h"
@@ -39,6 +40,7 @@ class LayoutConsumer : public ReplayConsumer {
 
   void OnStart(const TraceIndex& index) override;
   void OnEvent(const Event& event) override;
+  void OnEvents(absl::Span<const Event> events) override;
   void OnEnd(const ReplayStats& stats) override;
 
   // Valid after OnEnd.
