@@ -79,7 +79,7 @@ uint64_t IntervalSet::Add(uint64_t lo, uint64_t hi) {
 }
 
 uint64_t IntervalSet::Remove(uint64_t lo, uint64_t hi) {
-  if (lo >= hi) return 0;
+  if (lo >= hi || map_.empty()) return 0;
   auto it = map_.upper_bound(lo);
   if (it != map_.begin() && std::prev(it)->second > lo) --it;
   if (it == map_.end() || it->first >= hi) return 0;
@@ -126,6 +126,7 @@ bool IntervalSet::Covers(uint64_t lo, uint64_t hi) const {
 }
 
 IntervalSet::Map::const_iterator IntervalSet::Find(uint64_t x) const {
+  if (map_.empty()) return map_.end();
   if (map_.size() == 1) {  // the brk heap, usually: no search
     auto it = map_.begin();
     return it->first <= x && x < it->second ? it : map_.end();

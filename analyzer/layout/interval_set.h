@@ -97,7 +97,7 @@ class IntervalSet {
   // Calls f(lo, hi) for every covered piece of [lo, hi), in address order.
   template <typename F>
   void ForEachIn(uint64_t lo, uint64_t hi, F f) const {
-    if (lo >= hi) return;
+    if (lo >= hi || map_.empty()) return;
     auto it = map_.upper_bound(lo);
     if (it != map_.begin() && std::prev(it)->second > lo) --it;
     for (; it != map_.end() && it->first < hi; ++it) {
