@@ -5,7 +5,7 @@
 //     mmap'd regions (MMAP/MUNMAP), each an IntervalSet;
 //   - every live chunk, by address (absl::btree_map);
 //   - the free space: extent minus live chunks, as maximal free runs with a
-//     length histogram (count, largest run in O(log n));
+//     length histogram (count, largest run in O(1));
 //   - the resident pages: a page becomes resident when a chunk overlapping it
 //     is allocated (programs touch what they allocate) and stops being
 //     resident on MADVISE, MUNMAP or HEAP_SHRINK. Only pages inside the extent
@@ -15,8 +15,10 @@
 //   - counters: live usable/requested bytes, live chunks, live bytes inside
 //     the brk heap.
 // Every event costs O(log n) amortized, so a 10M-event trace replays in
-// seconds. Stats() is O(log n); PinnedBytes() is O(log n) while the brk heap
-// is one contiguous region (the normal case).
+// seconds. Stats() is O(log n); PinnedBytes() is O(1) while the brk heap is
+// one contiguous region (the normal case) and the top chunk is cached. The
+// cache is mutable state: a HeapModel is not safe to query from several
+// threads at once.
 //
 // Inconsistent input is tolerated and counted in anomalies(): a free of an
 // address that is not live is ignored; an allocation at a live address

@@ -13,7 +13,7 @@
 // accounted for fall below `min_pinned_bytes`, or after `max_walk` chunks
 // (`walk_truncated`).
 //
-// Worst moment: PinningTracker computes HeapModel::PinnedBytes() (O(log n))
+// Worst moment: PinningTracker computes HeapModel::PinnedBytes() (O(1))
 // after every event. When it exceeds the last evaluated worst by more than
 // 1/64, a full evaluation becomes pending; it is made just before the first
 // event that may lower the pinned bytes (HeapModel::MayLowerPinned), i.e. at
