@@ -152,53 +152,6 @@ inline bool ReadVarintSlow(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
   return false;
 }
 
-inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
-  if (ABSL_PREDICT_TRUE(end - p >= 10)) {
-    // Unrolled, no bounds checks: 10 bytes are there.
-    uint64_t b = p[0];
-    if (b < 0x80) {
-      *v = b;
-      p += 1;
-      return true;
-    }
-    uint64_t r = b & 0x7f;
-    b = p[1];
-    r |= (b & 0x7f) << 7;
-    if (b < 0x80) {
-      *v = r;
-      p += 2;
-      return true;
-    }
-    b = p[2];
-    r |= (b & 0x7f) << 14;
-    if (b < 0x80) {
-      *v = r;
-      p += 3;
-      return true;
-    }
-    b = p[3];
-    r |= (b & 0x7f) << 21;
-    if (b < 0x80) {
-      *v = r;
-      p += 4;
-      return true;
-    }
-    for (int i = 4; i < 10; ++i) {
-      b = p[i];
-      r |= (b & 0x7f) << (7 * i < 64 ? 7 * i : 0);
-      if (b < 0x80) {
-        *v = r;
-        p += i + 1;
-        return true;
-      }
-    }
-    return false;
-  }
-  return ReadVarintSlow(p, end, v);
-}
-
-inline uint64_t ZigZag(uint64_t v) { return (v >> 1) ^ (~(v & 1) + 1); }
-
 // A varint at `p` that is known to end within the bytes that can be read
 // (the column's last byte ends a varint and the column has exactly as many
 // varints as are read from it, so a read never passes the column's end).
@@ -230,6 +183,14 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool ReadVarintInColumn(const uint8_t*& p,
   }
   return false;
 }
+
+inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
+  // 10 bytes are there: no bounds checks needed.
+  if (ABSL_PREDICT_TRUE(end - p >= 10)) return ReadVarintInColumn(p, v);
+  return ReadVarintSlow(p, end, v);
+}
+
+inline uint64_t ZigZag(uint64_t v) { return (v >> 1) ^ (~(v & 1) + 1); }
 
 // The number of bytes < 0x80 (varint ends) in [p, end).
 size_t CountVarintEnds(const uint8_t* p, const uint8_t* end) {
