@@ -411,6 +411,7 @@ void StopTracingLocked(int err, const char* what) {
   s.dropped_events = g_dropped.load(std::memory_order_relaxed);
   EncodeSummary(&w, s);
   if (!w.overflow()) g_file.Append(w.data(), w.size(), /*use_reserve=*/true);
+  g_file.ReleaseReserve();
   g_file.Close();
 }
 
@@ -1052,6 +1053,7 @@ void Finish(ExitReason reason, int status) {
   WireWriter w(buf, sizeof(buf));
   EncodeSummary(&w, s);
   g_file.Append(w.data(), w.size());
+  g_file.ReleaseReserve();
   g_tracing_active = false;
   g_state.store(kStopped, std::memory_order_release);
 }
@@ -1389,6 +1391,7 @@ void RecorderBeforeExec() {
   WireWriter sw(buf, sizeof(buf));
   EncodeSummary(&sw, s);
   if (!AppendLocked(sw)) return;
+  g_file.ReleaseReserve();  // a failed exec reserves again as it appends
   g_exec_rollback = before;
   // Rings keep filling but nothing is written until the exec failed.
   g_state.store(kFinishing, std::memory_order_release);

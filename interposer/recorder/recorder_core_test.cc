@@ -301,6 +301,17 @@ TEST(TraceFileTest, ReserveGrowsWithTheFile) {
   }
   EXPECT_GE(g_reserve_calls, 8);
   EXPECT_LE(g_reserve_calls, 24);
+  // The finished trace gives the reservation back.
+  struct stat st;
+  ASSERT_EQ(fstat(f.fd(), &st), 0);
+  const uint64_t size = 128u * (64 << 10);
+  ASSERT_EQ(static_cast<uint64_t>(st.st_size), size);
+  if (static_cast<uint64_t>(st.st_blocks) * 512 > size + (64 << 10)) {
+    f.ReleaseReserve();
+    ASSERT_EQ(fstat(f.fd(), &st), 0);
+    EXPECT_EQ(static_cast<uint64_t>(st.st_size), size);
+    EXPECT_LE(static_cast<uint64_t>(st.st_blocks) * 512, size + (16 << 10));
+  }
   f.Close();
   unlink(path.c_str());
 }

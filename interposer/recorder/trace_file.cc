@@ -240,6 +240,12 @@ int TraceFile::Append(const void* data, size_t n, bool use_reserve) {
   return 0;
 }
 
+void TraceFile::ReleaseReserve() {
+  if (fd_ < 0 || reserved_end_ <= size_) return;
+  // ftruncate to the same size frees the blocks fallocate kept past it.
+  if (ftruncate(fd_, static_cast<off_t>(size_)) == 0) reserved_end_ = 0;
+}
+
 void TraceFile::Close() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;

@@ -70,6 +70,10 @@ class TraceFile {
   // Cuts the file back to `size` bytes (a size() seen earlier): drops the
   // packets appended since. Returns the errno (0 on success).
   int TruncateTo(uint64_t size);
+  // Gives back the disk space reserved past the end of the file (up to
+  // ~1 MiB), once the trace is complete. Only the process that owns the
+  // file may call it: a forked child's idea of the size is stale.
+  void ReleaseReserve();
   void Close();
   // Closes the descriptor without unlocking the file (a forked child shares
   // the parent's open file description and its lock).
