@@ -15,6 +15,7 @@ struct Region {
 
 // Registry of internal mappings. A fixed table: internal mappings are few
 // and large (arena blocks grow geometrically, buffers are reused).
+// heap_graph.cc (ReserveForInternalRegions) makes room for this many.
 constexpr int kMaxRegions = 8192;
 SpinLock g_lock;
 Region g_regions[kMaxRegions];

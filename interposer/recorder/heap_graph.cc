@@ -81,6 +81,13 @@ void AddRange(void* arg, uintptr_t start, size_t size) {
   r->buf.set_size(r->n * sizeof(Range));
 }
 
+// ForEachInternalRegion calls back under the internal-memory lock, so
+// AddRange must not map memory then (InternalMap takes that lock): room for
+// as many regions as internal_memory.cc tracks (8192) is made beforehand.
+bool ReserveForInternalRegions(Ranges* r) {
+  return r->buf.Reserve((r->n + 8192 + 1) * sizeof(Range));
+}
+
 void SortRanges(Range* r, size_t n) {
   // Shell sort: no allocation, n is small (hundreds).
   for (size_t gap = n / 2; gap > 0; gap /= 2) {
@@ -586,7 +593,8 @@ bool WriteHeapGraphWith(const HeapGraphSources& src, PacketEmit emit, void* arg,
   Ranges ex;
   if (ok) {
     src.for_each_heap_region(AddRange, &ex);
-    src.for_each_internal_region(AddRange, &ex);
+    ok = ReserveForInternalRegions(&ex);
+    if (ok) src.for_each_internal_region(AddRange, &ex);
   }
 
   // 3. The first packet: block_count and the roots.
@@ -600,7 +608,8 @@ bool WriteHeapGraphWith(const HeapGraphSources& src, PacketEmit emit, void* arg,
     ok = roots.Reserve(1 << 20) && ctx.refs.Reserve(1 << 20) &&
          ctx.info.Reserve(1 << 20) && ctx.scratch.Reserve(1 << 20);
     if (ok) {
-      src.for_each_internal_region(AddRange, &ex);
+      ok = ReserveForInternalRegions(&ex);
+      if (ok) src.for_each_internal_region(AddRange, &ex);
       SortRanges(ex.at(), ex.n);
     }
   }

@@ -54,6 +54,9 @@
 
 extern char** environ;
 
+// glibc's (exported since 2.1): frees the C library's own allocations.
+extern "C" void __libc_freeres(void) __attribute__((weak));
+
 namespace heaplens {
 
 bool g_tracing_active = false;
@@ -329,6 +332,7 @@ uint32_t GetTid() {
 // ---- Options (options.inc: stack_depth, flush_ms) ----
 
 char g_options[1024];
+bool g_libc_freeres = true;  // option libc_freeres
 
 void ReadOptions() {
   InitOptions();
@@ -337,6 +341,7 @@ void ReadOptions() {
                       ? kMaxStackDepth
                       : static_cast<int>(o.stack_depth);
   g_flush_ns = (o.flush_ms > 0 ? o.flush_ms : 1) * 1000000ull;
+  g_libc_freeres = o.libc_freeres != 0;
   g_stamp_events = o.stamp_events < 1 ? 1
                    : o.stamp_events > 65536
                        ? 65536
@@ -1062,7 +1067,13 @@ void Finish(ExitReason reason, int status) {
 // process lifetime (the emergency exception-handling pool) before the heap
 // graph is taken, so it is not reported as "still reachable" in every C++
 // program. Called outside the recursion guard: these frees must be recorded.
-// glibc's __libc_freeres is not called: later exit handlers still use libc.
+// glibc's own memory (stdio buffers, the thread stack cache and its DTVs,
+// dlopen leftovers, NSS modules) goes too, through __libc_freeres, as
+// Valgrind's default --run-libc-freeres=yes does (option libc_freeres). It
+// flushes and unbuffers every stream first (_IO_cleanup), so exit's own
+// cleanup after this handler has nothing left to write, and exit handlers
+// that still run after ours (registered before heaplens' constructor) find
+// unbuffered streams.
 int FindLibstdcxx(struct dl_phdr_info* info, size_t, void* found) {
   if (info->dlpi_name != nullptr && strstr(info->dlpi_name, "libstdc++")) {
     *static_cast<bool*>(found) = true;
@@ -1077,11 +1088,13 @@ void ReleaseRuntimeCaches() {
   // "still reachable" memory.
   bool loaded = false;
   dl_iterate_phdr(FindLibstdcxx, &loaded);
-  if (!loaded) return;
-  using Freeres = void (*)();
-  auto freeres = reinterpret_cast<Freeres>(
-      dlsym(RTLD_DEFAULT, "_ZN9__gnu_cxx9__freeresEv"));
-  if (freeres != nullptr) freeres();
+  if (loaded) {
+    using Freeres = void (*)();
+    auto freeres = reinterpret_cast<Freeres>(
+        dlsym(RTLD_DEFAULT, "_ZN9__gnu_cxx9__freeresEv"));
+    if (freeres != nullptr) freeres();
+  }
+  if (g_libc_freeres && __libc_freeres != nullptr) __libc_freeres();
 }
 
 void OnExit(int status, void*) {

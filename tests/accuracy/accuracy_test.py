@@ -48,19 +48,13 @@ CASES = {
         heaplens={"main": {(R, "keep_config"): (192, 2),
                            (R, "keep_static"): (48, 1),
                            (D, "leak_one"): (24, 1)}}),
+    # glibc's DTVs of the two exited threads (their stacks stay cached) are
+    # freed by __libc_freeres in both tools.
     "threads": dict(
         argv=[C + "threads"],
         heaplens={"main": {(D, "worker_a_leak"): (120, 3),
                            (D, "worker_b_leak"): (400, 2),
-                           (R, "worker_b_leak"): (72, 1)}},
-        # glibc's DTVs of the two exited threads (their stacks stay cached),
-        # allocated in pthread_create called by main: freed by
-        # __libc_freeres under Valgrind. Their size depends on the number of
-        # TLS modules (heaplens adds one), and whether one of them looks
-        # reachable depends on stack residue: only 2 blocks, possible or
-        # reachable, are asserted.
-        glibc_internal={"main": ("main", 2)},
-        note="glibc thread DTVs freed by Valgrind's __libc_freeres"),
+                           (R, "worker_b_leak"): (72, 1)}}),
     "realloc_chain": dict(
         argv=[C + "realloc_chain"],
         heaplens={"main": {(D, "grow_buffer"): (300, 1),
@@ -127,19 +121,11 @@ CASES = {
         valgrind_args=["--keep-debuginfo=yes"],
         heaplens={"main": {(D, "host_leak"): (64, 1),
                            (D, "plugin_leak"): (300, 2),
-                           (D, "plugin_keep"): (90, 1),
-                           # The loader's memory left after dlclose: freed
-                           # by __libc_freeres under Valgrind.
-                           (R, "run_plugin"): (2304, 1)}},
-        valgrind_differs={"main": {(R, "run_plugin"): None}},
-        note="ld.so's 2304 B left by dlopen freed by __libc_freeres"),
+                           (D, "plugin_keep"): (90, 1)}}),
     "stdio_buffer": dict(
         argv=[C + "stdio_buffer"],
-        heaplens={"main": {(D, "leak_after_printf"): (33, 1),
-                           # stdout's buffer: freed by __libc_freeres.
-                           (R, "leak_after_printf"): (4096, 1)}},
-        valgrind_differs={"main": {(R, "leak_after_printf"): None}},
-        note="stdout buffer freed by Valgrind's __libc_freeres"),
+        # stdout's buffer is freed by __libc_freeres in both tools.
+        heaplens={"main": {(D, "leak_after_printf"): (33, 1)}}),
     "heuristics": dict(
         argv=[C + "heuristics"],
         heaplens={"main": {(R, "keep_newarray"): (56, 1),
