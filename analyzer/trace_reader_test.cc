@@ -1,5 +1,8 @@
 #include "analyzer/trace_reader.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <string>
 #include <vector>
 
@@ -139,6 +142,17 @@ TEST(TraceReaderTest, MissingFileIsNotFound) {
 TEST(TraceReaderTest, DirectoryIsInvalidArgument) {
   auto r = TraceReader::Open("/");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(TraceReaderTest, FifoIsInvalidArgumentWithoutWaiting) {
+  // Without a writer, a blocking open of a FIFO never returns.
+  const std::string path = TempPath("fifo.hlt");
+  unlink(path.c_str());
+  ASSERT_EQ(0, mkfifo(path.c_str(), 0600));
+  auto r = TraceReader::Open(path);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("not a regular file"));
+  unlink(path.c_str());
 }
 
 TEST(TraceReaderTest, SeekAndReadAt) {
