@@ -1,7 +1,5 @@
 #include "analyzer/analysis.h"
 
-#include <sys/stat.h>
-
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -34,11 +32,6 @@ class UntilTime : public ReplayConsumer {
   uint64_t limit_ns_;
 };
 
-bool IsFile(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
 }  // namespace
 
 std::vector<std::string> ParentTraceCandidates(const std::string& path,
@@ -47,8 +40,8 @@ std::vector<std::string> ParentTraceCandidates(const std::string& path,
   std::vector<std::string> out;
   const std::string child = absl::StrCat(child_pid);
   const std::string parent = absl::StrCat(parent_pid);
-  const size_t base =
-      path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1;
+  const size_t slash = path.rfind('/');
+  const size_t base = slash == std::string::npos ? 0 : slash + 1;
   auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
   // "%p" expanded: every occurrence of the child's pid in the file name
   // that is not part of a longer number.
@@ -78,7 +71,8 @@ absl::StatusOr<InheritedBlocks> FindInheritedBlocks(const TraceIndex& child,
   const std::vector<std::string> candidates =
       ParentTraceCandidates(child.path, child.header.pid(), parent_pid);
   for (const std::string& path : candidates) {
-    if (!IsFile(path)) continue;
+    // Open fails (without waiting) for a missing path, a directory or a
+    // FIFO: none of them is the parent's trace.
     absl::StatusOr<std::unique_ptr<TraceReader>> reader =
         TraceReader::Open(path);
     if (!reader.ok()) continue;
