@@ -20,6 +20,7 @@
 #include "interposer/recorder/recorder.h"
 
 #include <cpuid.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -131,8 +132,11 @@ uint8_t* g_epoch_buf = nullptr;  // under g_module_lock
 size_t g_epoch_cap = 0;
 // Flusher thread.
 std::atomic<bool> g_flusher_started{false};
+// The flusher thread's tid once it runs (0 before, and in a forked child);
+// g_flusher_created: pthread_create succeeded (so the tid will appear).
+std::atomic<uint32_t> g_flusher_tid{0};
+std::atomic<bool> g_flusher_created{false};
 bool g_ctor_done = false;
-uint32_t g_parent_trace_pid = 0;
 // The pid whose trace g_file is (a vfork child must not write to it).
 int g_trace_pid = 0;
 // File size before ExitSummary(EXEC), while an exec is in progress; 0
@@ -751,6 +755,7 @@ __attribute__((always_inline)) inline void Push(uint32_t kind, uint64_t address,
 // ---- Flusher thread ----
 
 void* FlusherMain(void*) {
+  g_flusher_tid.store(GetTid(), std::memory_order_release);
   t_busy = true;  // never record our own allocations
   prctl(PR_SET_NAME, "heaplens-flush", 0, 0, 0);
   {
@@ -804,7 +809,9 @@ void StartFlusher() {
     pthread_attr_setstacksize(&attr, kFlusherStack);
   }
   pthread_t th;
-  if (pthread_create(&th, &attr, FlusherMain, nullptr) != 0) {
+  if (pthread_create(&th, &attr, FlusherMain, nullptr) == 0) {
+    g_flusher_created.store(true, std::memory_order_relaxed);
+  } else {
     // Without it, owners still flush by age and size; idle threads' last
     // events may be lost on SIGKILL.
   }
@@ -1082,6 +1089,46 @@ int FindLibstdcxx(struct dl_phdr_info* info, size_t, void* found) {
   return 0;
 }
 
+// True if a thread other than the caller and heaplens' flusher is alive,
+// or if /proc/self/task cannot be read (then nobody can tell). Reads the
+// directory with getdents64 into a stack buffer: no malloc.
+bool OtherThreadsAlive() {
+  const int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return true;
+  const uint32_t self = GetTid();
+  // A flusher created moments ago may not have published its tid yet (a
+  // program that exits at once): wait for it, up to 50 ms.
+  uint32_t flusher = g_flusher_tid.load(std::memory_order_acquire);
+  for (int i = 0; flusher == 0 && i < 500 &&
+                  g_flusher_created.load(std::memory_order_relaxed);
+       ++i) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, nullptr);
+    flusher = g_flusher_tid.load(std::memory_order_acquire);
+  }
+  alignas(8) char buf[2048];
+  bool other = false;
+  bool read_all = false;
+  while (!other) {
+    const ssize_t n = getdents64(fd, buf, sizeof(buf));
+    if (n <= 0) {
+      read_all = n == 0;
+      break;
+    }
+    for (ssize_t off = 0; off < n && !other;) {
+      const auto* d = reinterpret_cast<const struct dirent64*>(buf + off);
+      off += d->d_reclen;
+      uint32_t tid = 0;
+      const char* c = d->d_name;
+      if (*c < '0' || *c > '9') continue;  // "." and ".."
+      for (; *c >= '0' && *c <= '9'; ++c) tid = tid * 10 + (*c - '0');
+      if (tid != self && tid != flusher) other = true;
+    }
+  }
+  close(fd);
+  return other || !read_all;
+}
+
 void ReleaseRuntimeCaches() {
   // Only when libstdc++ is loaded: a failing dlsym allocates a dlerror
   // buffer, which would show up in a C program's report as heaplens' own
@@ -1094,7 +1141,14 @@ void ReleaseRuntimeCaches() {
         dlsym(RTLD_DEFAULT, "_ZN9__gnu_cxx9__freeresEv"));
     if (freeres != nullptr) freeres();
   }
-  if (g_libc_freeres && __libc_freeres != nullptr) __libc_freeres();
+  // __libc_freeres is for the last thread of a process that is going away
+  // (Valgrind calls it after its other threads are gone): with other
+  // threads still running, freeing the stdio buffers and the thread stack
+  // cache under them could crash the program. Then glibc's memory stays
+  // and is reported as still reachable (docs/accuracy.md).
+  if (g_libc_freeres && __libc_freeres != nullptr && !OtherThreadsAlive()) {
+    __libc_freeres();
+  }
 }
 
 void OnExit(int status, void*) {
@@ -1144,6 +1198,8 @@ void RestartInChild() {
   g_slow_events.store(0);
   g_dropped.store(0);
   g_flusher_started.store(false);
+  g_flusher_tid.store(0, std::memory_order_relaxed);
+  g_flusher_created.store(false, std::memory_order_relaxed);
   // The inherited descriptor shares the parent's file and lock: drop it.
   g_file.Abandon();
   Interner().Reset(true);

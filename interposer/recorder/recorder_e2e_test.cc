@@ -482,6 +482,34 @@ TEST_P(RecorderE2E, ExitStatusAndUnderscoreExit) {
   EXPECT_EQ(d2.graph_packets, 0);
 }
 
+// glibc's own memory is freed at exit (__libc_freeres, as Valgrind) only
+// when no other thread of the program runs: stdout's buffer is freed before
+// the heap graph in a single-threaded program, and kept while a thread still
+// writes through it (freeing it under that thread could crash the program).
+TEST_P(RecorderE2E, LibcFreeresOnlyWhenAlone) {
+  for (const bool writer : {false, true}) {
+    SCOPED_TRACE(writer ? "with a writer thread" : "alone");
+    const std::string path = Path(writer ? "stdio_w.hlt" : "stdio.hlt");
+    std::vector<std::string> args = {"stdio"};
+    if (writer) args.push_back("writer");
+    ProgRun r = RunProg(Preload(), args, {"MALLOC_TRACE=" + path});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const uint64_t buf = AddrOf(r.out, "stdout_buf");
+    ASSERT_NE(buf, 0u) << r.out;
+    Decoded d;
+    ASSERT_TRUE(Decode(path, &d));
+    ASSERT_NE(d.summary, nullptr);
+    EXPECT_EQ(d.summary->reason(), pb::ExitSummary::EXIT);
+    EXPECT_EQ(d.graph_packets > 0, true);
+    bool freed = false;
+    for (const Event& e : d.events) {
+      if (e.kind == 8 && e.address == buf) freed = true;
+    }
+    EXPECT_EQ(freed, !writer);
+    if (writer) EXPECT_NE(r.out.find("writer 0"), std::string::npos);
+  }
+}
+
 TEST_P(RecorderE2E, UnwritablePath) {
   ProgRun r =
       RunProg(Preload(), {"cxx"}, {"MALLOC_TRACE=/nonexistent-dir/t.hlt"});

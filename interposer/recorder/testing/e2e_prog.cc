@@ -78,6 +78,16 @@ void Handoff() {
   for (int i = 0; i < 5000; ++i) Churn(48);
 }
 
+// Writes to stdout until the process ends.
+void* StdoutWriter(void*) {
+  for (int i = 0;; ++i) {
+    printf("writer %d\n", i);
+    fflush(stdout);
+    usleep(200);
+  }
+  return nullptr;
+}
+
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   printf("addr LeakCxx %p\n", reinterpret_cast<void*>(&LeakCxx));
@@ -141,6 +151,16 @@ int main(int argc, char** argv) {
   } else if (mode == "exitcode") {
     g_keep = malloc(5);
     exit(5);
+  } else if (mode == "stdio") {
+    // stdout (a file here) has its buffer; with ARG "writer", a thread
+    // still writes through it when main returns.
+    printf("addr stdout_buf %p\n", static_cast<void*>(stdout->_IO_buf_base));
+    fflush(stdout);
+    if (argc > 2 && std::string(argv[2]) == "writer") {
+      pthread_t t;
+      pthread_create(&t, nullptr, StdoutWriter, nullptr);
+      usleep(20000);
+    }
   } else if (mode == "throw") {
     try {
       throw std::string("boom");
