@@ -148,18 +148,6 @@ def expected_valgrind(case, label):
     return sites
 
 
-def split_internal(case, label, proc):
-    """proc's sites without the glibc-internal ones, and those ones' blocks."""
-    fn, _ = case.get("glibc_internal", {}).get(label, (None, 0))
-    sites, blocks = {}, 0
-    for key, value in proc.sites.items():
-        if fn is not None and key[1] == fn and key[0] in (P, R):
-            blocks += value[1]
-        else:
-            sites[key] = value
-    return sites, blocks
-
-
 def totals_of(sites):
     t = {k: (0, 0) for k in acc.KINDS}
     for (kind, _), (b, n) in sites.items():
@@ -249,15 +237,9 @@ class AccuracyTest(unittest.TestCase):
                 self.assertEqual(sorted(case["heaplens"]), sorted(r["hl"]))
                 for label, sites in case["heaplens"].items():
                     p = r["hl"][label]
-                    got, internal = split_internal(case, label, p)
-                    self.assertEqual(sites, got, f"{name}/{label}")
-                    self.assertEqual(
-                        case.get("glibc_internal", {}).get(label,
-                                                           (None, 0))[1],
-                        internal, f"{name}/{label}")
-                    if not internal:
-                        self.assertEqual(totals_of(sites), p.totals,
-                                         f"{name}/{label}")
+                    self.assertEqual(sites, p.sites, f"{name}/{label}")
+                    self.assertEqual(totals_of(sites), p.totals,
+                                     f"{name}/{label}")
                     self.assertTrue(p.extra["has_heap_graph"])
                     self.assertEqual("exit", p.extra["exit_reason"])
 
@@ -273,8 +255,7 @@ class AccuracyTest(unittest.TestCase):
                     v, h = r["vg"][label], r["hl"][label]
                     self.assertEqual(want, v.sites, f"{name}/{label}")
                     self.assertEqual(totals_of(want), v.totals)
-                    if not (case.get("valgrind_differs", {}).get(label) or
-                            case.get("glibc_internal", {}).get(label)):
+                    if not case.get("valgrind_differs", {}).get(label):
                         self.assertEqual(v.totals, h.totals, f"{name}/{label}")
 
     def test_top_frames_agree(self):
