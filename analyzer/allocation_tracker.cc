@@ -1,6 +1,9 @@
 #include "analyzer/allocation_tracker.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <new>
 
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
@@ -112,9 +115,32 @@ constexpr size_t kMinSlots = 1024;
 
 }  // namespace
 
+AllocationTracker::SlotArray::SlotArray(size_t n) : n_(n) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t bytes = n * sizeof(Slot);
+  // Large tables: map 2 MiB more and keep the 2 MiB-aligned part, which the
+  // kernel can back with huge pages.
+  const bool huge = bytes >= kHuge;
+  map_bytes_ = huge ? bytes + kHuge : bytes;
+  void* m = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) throw std::bad_alloc();
+  map_ = m;
+  uintptr_t start = reinterpret_cast<uintptr_t>(m);
+  if (huge) {
+    start = (start + kHuge - 1) & ~(kHuge - 1);
+    madvise(reinterpret_cast<void*>(start), bytes, MADV_HUGEPAGE);
+  }
+  slots_ = reinterpret_cast<Slot*>(start);
+}
+
+AllocationTracker::SlotArray::~SlotArray() {
+  if (map_ != nullptr) munmap(map_, map_bytes_);
+}
+
 AllocationTracker::AllocationTracker() {
   freed_.reserve(kFreedHistory);
-  slots_.assign(kMinSlots, Slot{});
+  slots_ = SlotArray(kMinSlots);
   mask_ = kMinSlots - 1;
   shift_ = 64 - 10;
 }
@@ -141,7 +167,7 @@ AllocationTracker::Find(uint64_t address, uint64_t hash) {
 }
 
 void AllocationTracker::Grow() {
-  std::vector<Slot> old(slots_.size() * 2, Slot{});
+  SlotArray old(slots_.size() * 2);
   old.swap(slots_);
   mask_ = slots_.size() - 1;
   --shift_;

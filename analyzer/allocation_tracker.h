@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -115,6 +116,39 @@ class AllocationTracker : public ReplayConsumer {
     uint64_t meta;        // stack (low 32) | tid (24) << 32 | kind << 56
   };
   static constexpr uint64_t kWide = 0xff;
+  // The slot table's memory: anonymous pages straight from mmap, so a new
+  // (larger) table costs no clearing pass (the kernel's pages are zero, and
+  // a zero slot is empty), in transparent huge pages once it is 2 MiB or
+  // more: a program with millions of live blocks has a table of hundreds
+  // of MiB, where with 4 KiB pages every probe would also miss the TLB.
+  class SlotArray {
+   public:
+    SlotArray() = default;
+    explicit SlotArray(size_t n);  // n zero slots; std::bad_alloc if no memory
+    SlotArray(SlotArray&& o) noexcept { swap(o); }
+    SlotArray& operator=(SlotArray&& o) noexcept {
+      swap(o);
+      return *this;
+    }
+    ~SlotArray();
+    void swap(SlotArray& o) noexcept {
+      std::swap(map_, o.map_);
+      std::swap(map_bytes_, o.map_bytes_);
+      std::swap(slots_, o.slots_);
+      std::swap(n_, o.n_);
+    }
+    Slot* data() const { return slots_; }
+    size_t size() const { return n_; }
+    Slot& operator[](size_t i) const { return slots_[i]; }
+    Slot* begin() const { return slots_; }
+    Slot* end() const { return slots_ + n_; }
+
+   private:
+    void* map_ = nullptr;
+    size_t map_bytes_ = 0;
+    Slot* slots_ = nullptr;
+    size_t n_ = 0;
+  };
   // A recently freed block, for double frees, in 32 bytes. `kind_stack` is
   // the allocating kind << 56 | stack when the stack id fits in 56 bits,
   // else kWide << 56 and the stack is in `freed_wide_stack_`.
@@ -153,7 +187,7 @@ class AllocationTracker : public ReplayConsumer {
                    uint64_t stack, uint32_t kind);
   const Freed* FindFreed(uint64_t address) const;
 
-  std::vector<Slot> slots_;
+  SlotArray slots_;
   size_t mask_ = 0;  // slots_.size() - 1
   size_t shift_ = 64;
   size_t live_count_ = 0;
