@@ -128,12 +128,17 @@ class Classifier {
   // The class of each of `refs`, with `interior` describing the interior
   // ones in order.
   std::vector<uint8_t> Classes(const std::vector<uint64_t>& refs,
-                               const std::vector<InteriorRef>& interior) {
+                               const InteriorRefs& interior) {
     std::vector<uint8_t> out(refs.size(), kStartRef);
     size_t k = 0;
     for (size_t i = 0; i < refs.size(); ++i) {
       if ((refs[i] & 1) == 0) continue;
-      const InteriorRef* in = k < interior.size() ? &interior[k] : nullptr;
+      InteriorRef in_ref;
+      const InteriorRef* in = nullptr;
+      if (k < interior.size()) {
+        in_ref = interior[k];
+        in = &in_ref;
+      }
       ++k;
       const uint64_t to = refs[i] >> 1;
       const uint64_t size =

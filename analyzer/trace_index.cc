@@ -138,12 +138,11 @@ absl::Status Indexer::OnHeader(const RawPacket& p, const trace::Header& h) {
 // descriptors and words of format 1.1 (none: plain interior references).
 template <typename Refs, typename Packed>
 absl::Status AppendInterior(const Refs& refs, const Packed& desc,
-                            const Packed& words,
-                            std::vector<InteriorRef>* out) {
+                            const Packed& words, InteriorRefs* out) {
   size_t n = 0;
   for (uint64_t ref : refs) n += ref & 1;
   if (desc.empty() && words.empty()) {
-    out->resize(out->size() + n);
+    out->AddPlain(n);
     return absl::OkStatus();
   }
   if (static_cast<size_t>(desc.size()) != n) {

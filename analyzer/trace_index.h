@@ -13,6 +13,7 @@
 #define HEAPLENS_ANALYZER_TRACE_INDEX_H_
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +54,53 @@ struct InteriorRef {
   uint32_t flags = 0;
 };
 
+// The interior references of one source list (the blocks' edges, or one
+// root's refs), in order, packed: 16 bytes per reference (a 40-byte
+// InteriorRef each made the heap graph of a program with millions of
+// interior pointers, e.g. perl's SV arenas, the largest cost of indexing),
+// with the heuristics' words stored only for references that carry them.
+class InteriorRefs {
+ public:
+  InteriorRefs() = default;
+  InteriorRefs(std::initializer_list<InteriorRef> refs) {
+    for (const InteriorRef& r : refs) push_back(r);
+  }
+  size_t size() const { return refs_.size(); }
+  bool empty() const { return refs_.empty(); }
+  void reserve(size_t n) { refs_.reserve(n); }
+  // `n` plain interior references (offset 0, no evidence: format 1.0).
+  void AddPlain(size_t n) { refs_.resize(refs_.size() + n, Packed{0, 0}); }
+  void push_back(const InteriorRef& r) {
+    refs_.push_back(Packed{r.min_offset << 3 | (r.flags & 7), words_.size()});
+    if (r.flags & (InteriorRef::kAt8 | InteriorRef::kString)) {
+      words_.push_back(r.word0);
+    }
+    if (r.flags & InteriorRef::kString) words_.push_back(r.word1);
+    if (r.flags & InteriorRef::kMulti) words_.push_back(r.mi_offset);
+  }
+  InteriorRef operator[](size_t i) const {
+    const Packed& p = refs_[i];
+    InteriorRef r;
+    r.min_offset = p.desc >> 3;
+    r.flags = static_cast<uint32_t>(p.desc & 7);
+    size_t w = p.word;
+    if (r.flags & (InteriorRef::kAt8 | InteriorRef::kString)) {
+      r.word0 = words_[w++];
+    }
+    if (r.flags & InteriorRef::kString) r.word1 = words_[w++];
+    if (r.flags & InteriorRef::kMulti) r.mi_offset = words_[w++];
+    return r;
+  }
+
+ private:
+  struct Packed {
+    uint64_t desc;  // min_offset << 3 | flags (trace.proto's descriptor)
+    uint64_t word;  // index of its first word in words_
+  };
+  std::vector<Packed> refs_;
+  std::vector<uint64_t> words_;
+};
+
 // The heap graph at exit (HeapGraph packets), see trace.proto.
 struct HeapGraphData {
   struct Root {
@@ -60,15 +108,15 @@ struct HeapGraphData {
     std::string name;
     uint64_t address = 0;
     uint64_t size = 0;
-    std::vector<uint64_t> refs;         // (index << 1) | interior
-    std::vector<InteriorRef> interior;  // one per interior ref, in order
+    std::vector<uint64_t> refs;  // (index << 1) | interior
+    InteriorRefs interior;       // one per interior ref, in order
   };
   uint64_t block_count = 0;
   std::vector<uint64_t> block_address;  // ascending
   std::vector<uint64_t> edge_begin;     // block i: edges[edge_begin[i] ..
                                         //   edge_begin[i + 1])
   std::vector<uint64_t> edges;          // (index << 1) | interior
-  std::vector<InteriorRef> interior;    // one per interior edge, in order
+  InteriorRefs interior;                // one per interior edge, in order
   std::vector<Root> roots;
   bool complete = false;  // the `last` packet was read and counts agree
 };
