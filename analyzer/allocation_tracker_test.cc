@@ -1,5 +1,6 @@
 #include "analyzer/allocation_tracker.h"
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -147,6 +148,41 @@ TEST(AllocationTrackerTest, LiveTableMatchesReference) {
 }
 
 // Blocks that do not pack: double and interior frees still name them.
+// 150,000 live blocks: the table grows through the sizes mapped in huge
+// pages (2 MiB and more) and keeps every block.
+TEST(AllocationTrackerTest, LargeLiveSetInHugeTables) {
+  AllocationTracker t;
+  std::mt19937_64 rng(11);
+  std::vector<uint64_t> addrs;
+  std::vector<Event> span;
+  uint64_t time = 0;
+  for (int i = 0; i < 150000; ++i) {
+    const uint64_t a = 0x550000000000ull + (rng() % (uint64_t{1} << 32)) * 16;
+    addrs.push_back(a);
+    span.push_back(Alloc(kMalloc, ++time, a, 24 + i % 100, 8, 1 + i % 7));
+  }
+  std::sort(addrs.begin(), addrs.end());
+  addrs.erase(std::unique(addrs.begin(), addrs.end()), addrs.end());
+  t.OnEvents(span);  // (the few repeated addresses replace their block)
+  span.clear();
+  ASSERT_EQ(t.live().size(), addrs.size());
+  // Free every other block; the rest must stay findable.
+  for (size_t i = 0; i < addrs.size(); i += 2) {
+    span.push_back(Free(kFree, ++time, addrs[i]));
+  }
+  t.OnEvents(span);
+  t.OnEnd(ReplayStats{});
+  const LiveSet& live = t.live();
+  EXPECT_EQ(live.size(), addrs.size() / 2);
+  for (size_t i = 0; i < addrs.size(); ++i) {
+    EXPECT_EQ(live.contains(addrs[i]), i % 2 == 1) << i;
+  }
+  uint64_t bytes = 0;
+  for (const auto& [a, b] : live) bytes += b.size;
+  EXPECT_EQ(t.live_bytes(), bytes);
+  EXPECT_TRUE(t.problems().empty());
+}
+
 TEST(AllocationTrackerTest, WideBlocksInFreeProblems) {
   AllocationTracker t;
   const uint64_t big_stack = uint64_t{1} << 60;
