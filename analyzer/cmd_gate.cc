@@ -235,7 +235,9 @@ int GateTraces(const std::vector<std::string>& trace_args,
       continue;
     }
     Symbolizer symbolizer((*analysis)->index);
-    reports.push_back(BuildReport(**analysis, symbolizer));
+    // Only the gated kinds' stacks are matched, baselined and shown.
+    reports.push_back(
+        BuildReport(**analysis, symbolizer, nullptr, policy->fail_on));
   }
 
   gate::GateResult result = gate::EvaluateGate(reports, *policy, suppressions,

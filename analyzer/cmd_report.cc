@@ -153,7 +153,13 @@ absl::Status ReportTrace(const std::string& trace_path, ReportFormat format,
       AnalyzeTrace(trace_path, analyze);
   if (!analysis.ok()) return analysis.status();
   Symbolizer symbolizer((*analysis)->index);
-  const Report report = BuildReport(**analysis, symbolizer, &layout.report());
+  // Text and JSON list still-reachable blocks only when asked; HTML always.
+  SymbolizeKinds symbolize = kSymbolizeAll;
+  if (format != ReportFormat::kHtml && !options.show_reachable) {
+    symbolize &= ~(SymbolizeKinds{1} << static_cast<int>(LeakKind::kReachable));
+  }
+  const Report report =
+      BuildReport(**analysis, symbolizer, &layout.report(), symbolize);
   if (format == ReportFormat::kJson) {
     out->append(RenderJson(report, options));
   } else if (format == ReportFormat::kHtml) {

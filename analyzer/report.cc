@@ -102,7 +102,8 @@ const std::vector<Frame>& LayoutStack(const Report& report, uint64_t stack) {
 }
 
 Report BuildReport(const Analysis& a, Symbolizer& symbolizer,
-                   const layout::LayoutReport* layout) {
+                   const layout::LayoutReport* layout,
+                   SymbolizeKinds symbolize) {
   Report r;
   const TraceIndex& index = a.index;
   r.trace_path = index.path;
@@ -133,8 +134,10 @@ Report BuildReport(const Analysis& a, Symbolizer& symbolizer,
     rec.bytes = g.bytes;
     rec.blocks = g.blocks;
     rec.stack_id = g.stack;
-    rec.stack = symbolizer.Symbolize(g.stack);
-    rec.stack_text = StackText(rec.stack);
+    if (symbolize & (SymbolizeKinds{1} << static_cast<int>(g.kind))) {
+      rec.stack = symbolizer.Symbolize(g.stack);
+      rec.stack_text = StackText(rec.stack);
+    }
     r.leaks.push_back(std::move(rec));
   }
   std::sort(

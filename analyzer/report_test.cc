@@ -245,5 +245,39 @@ TEST(ReportTest, ColorOnlyWhenAsked) {
   EXPECT_THAT(RenderJson(r, options), Not(HasSubstr("\033[")));
 }
 
+// Kinds left out of BuildReport's mask keep their counts and get no stack;
+// the text report without reachable blocks is the same either way.
+TEST(ReportTest, SymbolizesOnlyTheKindsAsked) {
+  const std::string path = TempPath("kinds.hlt");
+  ASSERT_TRUE(LeakyTrace(true).WriteTo(path).ok());
+  auto a = AnalyzeTrace(path);
+  ASSERT_TRUE(a.ok()) << a.status();
+  Symbolizer symbolizer((*a)->index);
+  const Report all = BuildReport(**a, symbolizer);
+  const SymbolizeKinds no_reachable =
+      kSymbolizeAll &
+      ~(SymbolizeKinds{1} << static_cast<int>(LeakKind::kReachable));
+  const Report some = BuildReport(**a, symbolizer, nullptr, no_reachable);
+  ASSERT_EQ(all.leaks.size(), some.leaks.size());
+  int reachable = 0;
+  for (size_t i = 0; i < all.leaks.size(); ++i) {
+    const LeakRecord& x = all.leaks[i];
+    const LeakRecord& y = some.leaks[i];
+    EXPECT_EQ(x.kind, y.kind);
+    EXPECT_EQ(x.bytes, y.bytes);
+    EXPECT_EQ(x.blocks, y.blocks);
+    EXPECT_FALSE(x.stack.empty());
+    if (x.kind == LeakKind::kReachable) {
+      ++reachable;
+      EXPECT_TRUE(y.stack.empty());
+    } else {
+      EXPECT_EQ(x.stack_text, y.stack_text);
+    }
+  }
+  EXPECT_EQ(reachable, 1);
+  EXPECT_EQ(RenderText(all, {}), RenderText(some, {}));
+  EXPECT_EQ(RenderJson(all, {}), RenderJson(some, {}));
+}
+
 }  // namespace
 }  // namespace heaplens
