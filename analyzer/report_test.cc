@@ -1,5 +1,8 @@
 #include "analyzer/report.h"
 
+#include <memory>
+#include <string>
+
 #include "analyzer/test_util.h"
 #include "analyzer/testing/trace_builder.h"
 #include "gmock/gmock.h"
@@ -229,13 +232,20 @@ TEST(ReportTest, LayoutSections) {
   EXPECT_THAT(RenderText(plain, {}), Not(HasSubstr("HEAP LAYOUT")));
 }
 
-TEST(ReportTest, ColorOnlyWhenAsked) {
-  const std::string path = TempPath("color.hlt");
-  ASSERT_TRUE(LeakyTrace(true).WriteTo(path).ok());
+// LeakyTrace(true), written to `name` and analysed.
+std::unique_ptr<Analysis> AnalyzeLeaky(const std::string& name) {
+  const std::string path = TempPath(name);
+  EXPECT_TRUE(LeakyTrace(true).WriteTo(path).ok());
   auto a = AnalyzeTrace(path);
-  ASSERT_TRUE(a.ok()) << a.status();
-  Symbolizer symbolizer((*a)->index);
-  Report r = BuildReport(**a, symbolizer);
+  EXPECT_TRUE(a.ok()) << a.status();
+  return a.ok() ? *std::move(a) : nullptr;
+}
+
+TEST(ReportTest, ColorOnlyWhenAsked) {
+  std::unique_ptr<Analysis> a = AnalyzeLeaky("color.hlt");
+  ASSERT_NE(a, nullptr);
+  Symbolizer symbolizer(a->index);
+  Report r = BuildReport(*a, symbolizer);
   ReportOptions options;
   EXPECT_THAT(RenderText(r, options), Not(HasSubstr("\033[")));
   options.color = true;
@@ -248,16 +258,14 @@ TEST(ReportTest, ColorOnlyWhenAsked) {
 // Kinds left out of BuildReport's mask keep their counts and get no stack;
 // the text report without reachable blocks is the same either way.
 TEST(ReportTest, SymbolizesOnlyTheKindsAsked) {
-  const std::string path = TempPath("kinds.hlt");
-  ASSERT_TRUE(LeakyTrace(true).WriteTo(path).ok());
-  auto a = AnalyzeTrace(path);
-  ASSERT_TRUE(a.ok()) << a.status();
-  Symbolizer symbolizer((*a)->index);
-  const Report all = BuildReport(**a, symbolizer);
+  std::unique_ptr<Analysis> a = AnalyzeLeaky("kinds.hlt");
+  ASSERT_NE(a, nullptr);
+  Symbolizer symbolizer(a->index);
+  const Report all = BuildReport(*a, symbolizer);
   const SymbolizeKinds no_reachable =
       kSymbolizeAll &
       ~(SymbolizeKinds{1} << static_cast<int>(LeakKind::kReachable));
-  const Report some = BuildReport(**a, symbolizer, nullptr, no_reachable);
+  const Report some = BuildReport(*a, symbolizer, nullptr, no_reachable);
   ASSERT_EQ(all.leaks.size(), some.leaks.size());
   int reachable = 0;
   for (size_t i = 0; i < all.leaks.size(); ++i) {
