@@ -89,7 +89,7 @@ absl::StatusOr<InheritedBlocks> FindInheritedBlocks(const TraceIndex& child,
     UntilTime until(&tracker, r.fork_time_ns);
     std::vector<ReplayConsumer*> consumers = {&until};
     absl::StatusOr<ReplayStats> stats =
-        Replay(**reader, *index, consumers, nullptr);
+        Replay(**reader, *index, consumers, nullptr, r.fork_time_ns);
     if (!stats.ok()) return stats.status();
     r.parent_path = path;
     // Import the stacks: the child shares the parent's modules at the fork,

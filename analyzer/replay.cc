@@ -144,11 +144,12 @@ class Merger {
  public:
   Merger(const TraceReader& reader, const TraceIndex& index,
          absl::Span<ReplayConsumer* const> consumers,
-         const ReplayProgress& progress)
+         const ReplayProgress& progress, uint64_t until_ns)
       : reader_(reader),
         index_(index),
         consumers_(consumers.begin(), consumers.end()),
-        progress_(progress) {}
+        progress_(progress),
+        until_ns_(until_ns) {}
 
   absl::StatusOr<ReplayStats> Run();
 
@@ -197,6 +198,7 @@ class Merger {
   const TraceIndex& index_;
   std::vector<ReplayConsumer*> consumers_;
   const ReplayProgress& progress_;
+  const uint64_t until_ns_;  // batches beginning later are left out
   std::vector<Stream> streams_;
   ReplayStats stats_;
   std::string bytes_;
@@ -396,6 +398,7 @@ absl::StatusOr<ReplayStats> Merger::Run() {
   // reused by a later thread continues the same stream, later in time.
   std::map<uint32_t, uint32_t> stream_of_tid;
   for (const BatchRef& b : index_.batches) {
+    if (b.begin_ns > until_ns_) continue;
     auto [it, inserted] = stream_of_tid.emplace(b.tid, streams_.size());
     if (inserted) streams_.emplace_back();
     streams_[it->second].batches.push_back(&b);
@@ -416,7 +419,9 @@ absl::StatusOr<ReplayStats> Merger::Run() {
   const NarrowKeys narrow(streams_.size());
   bool use_narrow = narrow.bits <= 30;
   for (const BatchRef& b : index_.batches) {
-    if (b.begin_ns >= narrow.limit) use_narrow = false;
+    if (b.begin_ns >= narrow.limit && b.begin_ns <= until_ns_) {
+      use_narrow = false;
+    }
   }
   absl::Status st;
   bool switch_to_wide = false;
@@ -463,8 +468,9 @@ void ReplayConsumer::OnEventRefs(absl::Span<const Event* const> events) {
 absl::StatusOr<ReplayStats> Replay(const TraceReader& reader,
                                    const TraceIndex& index,
                                    absl::Span<ReplayConsumer* const> consumers,
-                                   const ReplayProgress& progress) {
-  Merger merger(reader, index, consumers, progress);
+                                   const ReplayProgress& progress,
+                                   uint64_t until_ns) {
+  Merger merger(reader, index, consumers, progress, until_ns);
   return merger.Run();
 }
 

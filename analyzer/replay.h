@@ -74,10 +74,17 @@ using ReplayProgress = std::function<void(uint64_t done, uint64_t total)>;
 
 // Replays the batches listed in `index` (read from `reader`'s file) into
 // `consumers`. DataLoss if a batch is corrupt.
+//
+// With `until_ns`, batches that begin after that time are neither read nor
+// decoded: the consumers see every event up to `until_ns` and, from the
+// batches that straddle it, some events after it (a consumer that wants a
+// sharp cut drops them). For the prefix of a long trace, e.g. a parent's
+// trace up to a child's fork.
 absl::StatusOr<ReplayStats> Replay(const TraceReader& reader,
                                    const TraceIndex& index,
                                    absl::Span<ReplayConsumer* const> consumers,
-                                   const ReplayProgress& progress = nullptr);
+                                   const ReplayProgress& progress = nullptr,
+                                   uint64_t until_ns = ~uint64_t{0});
 
 }  // namespace heaplens
 

@@ -39,7 +39,8 @@ struct Replayed {
   ReplayStats stats;
 };
 
-void ReplayTrace(const TraceBuilder& b, Replayed* out) {
+void ReplayTrace(const TraceBuilder& b, Replayed* out,
+                 uint64_t until_ns = ~uint64_t{0}) {
   const std::string path = TempPath("t.hlt");
   ASSERT_TRUE(b.WriteTo(path).ok());
   auto reader = TraceReader::Open(path);
@@ -47,7 +48,7 @@ void ReplayTrace(const TraceBuilder& b, Replayed* out) {
   auto index = IndexTrace(**reader);
   ASSERT_TRUE(index.ok()) << index.status();
   ReplayConsumer* consumers[] = {&out->rec};
-  auto stats = Replay(**reader, *index, consumers);
+  auto stats = Replay(**reader, *index, consumers, nullptr, until_ns);
   out->status = stats.status();
   if (stats.ok()) out->stats = *stats;
 }
@@ -69,6 +70,29 @@ TEST(ReplayTest, MergesThreadsOutOfFileOrder) {
   EXPECT_TRUE(r.rec.ended);
   EXPECT_EQ(r.stats.events, 8u);
   EXPECT_LE(r.stats.max_loaded_batches, 2u);
+}
+
+// With a time limit, batches that begin after it are not decoded; the ones
+// that straddle it are delivered whole.
+TEST(ReplayTest, UntilTimeSkipsLaterBatches) {
+  TraceBuilder b;
+  b.Batch(2, 0,
+          {Alloc(kMalloc, 5, 0x100, 1, 0), Alloc(kMalloc, 15, 0x200, 1, 0)});
+  b.Batch(2, 1, {Free(kFree, 40, 0x100), Free(kFree, 60, 0x200)});
+  b.Batch(1, 0,
+          {Alloc(kMalloc, 10, 0x300, 1, 0), Alloc(kMalloc, 30, 0x400, 1, 0)});
+  b.Batch(1, 1, {Free(kFree, 50, 0x300), Free(kFree, 70, 0x400)});
+  b.Batch(3, 0, {Alloc(kMalloc, 80, 0x500, 1, 0)});
+  Replayed r;
+  ReplayTrace(b, &r, /*until_ns=*/20);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_THAT(r.rec.seen, ElementsAre("2:1@5", "1:1@10", "2:1@15", "1:1@30"));
+  EXPECT_TRUE(r.rec.ended);
+  EXPECT_EQ(r.stats.batches, 2u);
+  Replayed all;
+  ReplayTrace(b, &all, /*until_ns=*/40);  // a batch beginning at the limit
+  EXPECT_EQ(all.stats.batches, 3u);
+  EXPECT_EQ(all.rec.seen.size(), 6u);
 }
 
 TEST(ReplayTest, EqualTimesFreesFirstButThreadOrderKept) {
