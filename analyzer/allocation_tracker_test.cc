@@ -147,7 +147,6 @@ TEST(AllocationTrackerTest, LiveTableMatchesReference) {
   EXPECT_TRUE(t.problems().empty());
 }
 
-// Blocks that do not pack: double and interior frees still name them.
 // 150,000 live blocks: the table grows through the sizes mapped in huge
 // pages (2 MiB and more) and keeps every block.
 TEST(AllocationTrackerTest, LargeLiveSetInHugeTables) {
@@ -183,6 +182,7 @@ TEST(AllocationTrackerTest, LargeLiveSetInHugeTables) {
   EXPECT_TRUE(t.problems().empty());
 }
 
+// Blocks that do not pack: double and interior frees still name them.
 TEST(AllocationTrackerTest, WideBlocksInFreeProblems) {
   AllocationTracker t;
   const uint64_t big_stack = uint64_t{1} << 60;

@@ -142,7 +142,7 @@ namespace {
 
 absl::StatusOr<gate::GatePolicy> PolicyFromFlags() {
   gate::GatePolicy policy;
-  absl::StatusOr<gate::KindMask> mask =
+  absl::StatusOr<KindMask> mask =
       gate::ParseKindList(absl::GetFlag(FLAGS_fail_on));
   if (!mask.ok()) {
     return absl::InvalidArgumentError(

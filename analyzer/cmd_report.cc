@@ -154,9 +154,9 @@ absl::Status ReportTrace(const std::string& trace_path, ReportFormat format,
   if (!analysis.ok()) return analysis.status();
   Symbolizer symbolizer((*analysis)->index);
   // Text and JSON list still-reachable blocks only when asked; HTML always.
-  SymbolizeKinds symbolize = kSymbolizeAll;
+  KindMask symbolize = kAllKinds;
   if (format != ReportFormat::kHtml && !options.show_reachable) {
-    symbolize &= ~(SymbolizeKinds{1} << static_cast<int>(LeakKind::kReachable));
+    symbolize &= ~KindBit(LeakKind::kReachable);
   }
   const Report report =
       BuildReport(**analysis, symbolizer, &layout.report(), symbolize);

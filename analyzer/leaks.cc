@@ -133,22 +133,18 @@ class Classifier {
     size_t k = 0;
     for (size_t i = 0; i < refs.size(); ++i) {
       if ((refs[i] & 1) == 0) continue;
-      InteriorRef in_ref;
-      const InteriorRef* in = nullptr;
-      if (k < interior.size()) {
-        in_ref = interior[k];
-        in = &in_ref;
-      }
+      const bool described = k < interior.size();
+      const InteriorRef in = described ? interior[k] : InteriorRef();
       ++k;
       const uint64_t to = refs[i] >> 1;
       const uint64_t size =
           sizes_ != nullptr && to < n_ ? (*sizes_)[to] : kUnknownSize;
-      if (in == nullptr || size == kUnknownSize) {
+      if (!described || size == kUnknownSize) {
         out[i] = kInteriorRef;
-      } else if (in->min_offset >= size) {
+      } else if (in.min_offset >= size) {
         out[i] = kNoRef;  // e.g. one past the end: memcheck ignores it
       } else {
-        out[i] = kHeuristicRef + static_cast<uint8_t>(HeuristicOf(*in, size));
+        out[i] = kHeuristicRef + static_cast<uint8_t>(HeuristicOf(in, size));
         if (out[i] == kHeuristicRef) out[i] = kInteriorRef;
       }
     }

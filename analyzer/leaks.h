@@ -42,6 +42,13 @@ inline constexpr int kLeakKinds = 5;
 // "definite", "indirect", "possible", "reachable", "unfreed".
 const char* LeakKindName(LeakKind kind);
 
+// A set of LeakKinds: bit (1 << kind).
+using KindMask = uint32_t;
+inline constexpr KindMask KindBit(LeakKind k) {
+  return 1u << static_cast<int>(k);
+}
+inline constexpr KindMask kAllKinds = (1u << kLeakKinds) - 1;
+
 // memcheck's leak-check heuristics (--leak-check-heuristics, default all
 // since Valgrind 3.11): an interior pointer at one of these layouts counts
 // as a start pointer when marking from the roots.

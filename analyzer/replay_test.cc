@@ -53,15 +53,21 @@ void ReplayTrace(const TraceBuilder& b, Replayed* out,
   if (stats.ok()) out->stats = *stats;
 }
 
-TEST(ReplayTest, MergesThreadsOutOfFileOrder) {
+// Two threads, two batches each, their times interleaved; thread 2 flushes
+// its second batch before thread 1 flushes anything.
+TraceBuilder TwoThreadsOutOfFileOrder() {
   TraceBuilder b;
-  // Thread 2 flushes its second batch before thread 1 flushes anything.
   b.Batch(2, 0,
           {Alloc(kMalloc, 5, 0x100, 1, 0), Alloc(kMalloc, 15, 0x200, 1, 0)});
   b.Batch(2, 1, {Free(kFree, 40, 0x100), Free(kFree, 60, 0x200)});
   b.Batch(1, 0,
           {Alloc(kMalloc, 10, 0x300, 1, 0), Alloc(kMalloc, 30, 0x400, 1, 0)});
   b.Batch(1, 1, {Free(kFree, 50, 0x300), Free(kFree, 70, 0x400)});
+  return b;
+}
+
+TEST(ReplayTest, MergesThreadsOutOfFileOrder) {
+  TraceBuilder b = TwoThreadsOutOfFileOrder();
   Replayed r;
   ReplayTrace(b, &r);
   ASSERT_TRUE(r.status.ok()) << r.status;
@@ -75,13 +81,7 @@ TEST(ReplayTest, MergesThreadsOutOfFileOrder) {
 // With a time limit, batches that begin after it are not decoded; the ones
 // that straddle it are delivered whole.
 TEST(ReplayTest, UntilTimeSkipsLaterBatches) {
-  TraceBuilder b;
-  b.Batch(2, 0,
-          {Alloc(kMalloc, 5, 0x100, 1, 0), Alloc(kMalloc, 15, 0x200, 1, 0)});
-  b.Batch(2, 1, {Free(kFree, 40, 0x100), Free(kFree, 60, 0x200)});
-  b.Batch(1, 0,
-          {Alloc(kMalloc, 10, 0x300, 1, 0), Alloc(kMalloc, 30, 0x400, 1, 0)});
-  b.Batch(1, 1, {Free(kFree, 50, 0x300), Free(kFree, 70, 0x400)});
+  TraceBuilder b = TwoThreadsOutOfFileOrder();
   b.Batch(3, 0, {Alloc(kMalloc, 80, 0x500, 1, 0)});
   Replayed r;
   ReplayTrace(b, &r, /*until_ns=*/20);

@@ -102,8 +102,7 @@ const std::vector<Frame>& LayoutStack(const Report& report, uint64_t stack) {
 }
 
 Report BuildReport(const Analysis& a, Symbolizer& symbolizer,
-                   const layout::LayoutReport* layout,
-                   SymbolizeKinds symbolize) {
+                   const layout::LayoutReport* layout, KindMask symbolize) {
   Report r;
   const TraceIndex& index = a.index;
   r.trace_path = index.path;
@@ -134,7 +133,7 @@ Report BuildReport(const Analysis& a, Symbolizer& symbolizer,
     rec.bytes = g.bytes;
     rec.blocks = g.blocks;
     rec.stack_id = g.stack;
-    if (symbolize & (SymbolizeKinds{1} << static_cast<int>(g.kind))) {
+    if (symbolize & KindBit(g.kind)) {
       rec.stack = symbolizer.Symbolize(g.stack);
       rec.stack_text = StackText(rec.stack);
     }

@@ -83,18 +83,15 @@ struct Report {
   std::map<uint64_t, std::vector<Frame>> layout_stacks;
 };
 
-// Bit (1 << kind) of each LeakKind whose records BuildReport symbolizes.
-// Symbolizing is the costly part of a report, and a program that keeps much
-// memory at exit (a compiler, say) has tens of thousands of still-reachable
-// sites that no one asked to see: their records keep kind, bytes and blocks
-// and get an empty stack. Every kind, by default.
-using SymbolizeKinds = uint32_t;
-inline constexpr SymbolizeKinds kSymbolizeAll = ~SymbolizeKinds{0};
-
 // `layout` (may be null): the LayoutConsumer's report of the same replay.
+// `symbolize`: the kinds whose records get symbolized stacks. Symbolizing is
+// the costly part of a report, and a program that keeps much memory at exit
+// (a compiler, say) has tens of thousands of still-reachable sites that no
+// one asked to see: records of the other kinds keep kind, bytes and blocks
+// and get an empty stack.
 Report BuildReport(const Analysis& analysis, Symbolizer& symbolizer,
                    const layout::LayoutReport* layout = nullptr,
-                   SymbolizeKinds symbolize = kSymbolizeAll);
+                   KindMask symbolize = kAllKinds);
 
 // The layout report's stack ids, symbolized from `report.layout_stacks` (an
 // unknown id gives the empty stack).

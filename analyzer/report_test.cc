@@ -262,9 +262,7 @@ TEST(ReportTest, SymbolizesOnlyTheKindsAsked) {
   ASSERT_NE(a, nullptr);
   Symbolizer symbolizer(a->index);
   const Report all = BuildReport(*a, symbolizer);
-  const SymbolizeKinds no_reachable =
-      kSymbolizeAll &
-      ~(SymbolizeKinds{1} << static_cast<int>(LeakKind::kReachable));
+  const KindMask no_reachable = kAllKinds & ~KindBit(LeakKind::kReachable);
   const Report some = BuildReport(*a, symbolizer, nullptr, no_reachable);
   ASSERT_EQ(all.leaks.size(), some.leaks.size());
   int reachable = 0;

@@ -67,7 +67,6 @@ class InteriorRefs {
   }
   size_t size() const { return refs_.size(); }
   bool empty() const { return refs_.empty(); }
-  void reserve(size_t n) { refs_.reserve(n); }
   // `n` plain interior references (offset 0, no evidence: format 1.0).
   void AddPlain(size_t n) { refs_.resize(refs_.size() + n, Packed{0, 0}); }
   void push_back(const InteriorRef& r) {

@@ -44,13 +44,6 @@
 namespace heaplens {
 namespace gate {
 
-// A set of LeakKinds: bit (1 << kind).
-using KindMask = uint32_t;
-inline constexpr KindMask KindBit(LeakKind k) {
-  return 1u << static_cast<int>(k);
-}
-inline constexpr KindMask kAllKinds = (1u << kLeakKinds) - 1;
-
 struct FramePattern {
   enum Type { kFunction, kObject, kSource, kEllipsis };
   Type type = kEllipsis;
